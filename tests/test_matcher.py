@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.corpus import load_corpus
+from service.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
+from service.matcher import Decision, FusionParams, Matcher, Method
+
+
+@pytest.fixture
+def lexical_matcher(small_corpus_path: Path, tmp_path: Path) -> Matcher:
+    return Matcher(load_corpus(small_corpus_path), embedder=None, cache_dir=tmp_path)
+
+
+def test_question_words_are_stripped_but_topic_words_kept():
+    assert strip_question_words("lam giay khai sinh can giay to gi o dau") == "lam giay khai sinh"
+    assert strip_question_words("nguoi co cong") == "nguoi co cong"
+    assert strip_question_words("o dau") == "o dau"  # nothing left -> keep the text
+
+
+def test_fuzzy_scorer_tolerates_missing_tones_and_typos():
+    scorer = FuzzyScorer(["làm giấy khai sinh", "nhập hộ khẩu"], np.array([0, 1]), 2)
+    assert np.argmax(scorer.scores("lam giay khai sinh cho con")) == 0
+    assert np.argmax(scorer.scores("nhap ho khao")) == 1  # ASR-like slip
+
+
+def test_bm25_ranks_by_shared_terms():
+    scorer = Bm25Scorer(["đăng ký khai sinh", "đăng ký kết hôn"])
+    s = scorer.scores("ket hon")
+    assert s[1] > s[0] == 0
+
+
+def test_lexical_matcher_answers_clear_questions(lexical_matcher: Matcher):
+    result = lexical_matcher.search("cho em hỏi làm giấy khai sinh cho con cần gì ạ", answer_min=0.45, clarify_min=0.3)
+    assert result.matches[0].procedure.code == "1.001193"
+    assert result.decision is Decision.ANSWER
+    assert lexical_matcher.search("nhap ho khau can giay to gi").matches[0].procedure.code == "1.004222"
+
+
+def test_unrelated_question_is_out_of_scope(lexical_matcher: Matcher):
+    result = lexical_matcher.search("hôm nay giá vàng bao nhiêu", answer_min=0.45, clarify_min=0.3)
+    assert result.decision is Decision.OUT_OF_SCOPE
+
+
+def test_empty_after_normalisation_is_out_of_scope(lexical_matcher: Matcher):
+    result = lexical_matcher.search("???")
+    assert result.decision is Decision.OUT_OF_SCOPE and result.matches == []
+
+
+def test_confidence_grows_with_score_and_margin(lexical_matcher: Matcher):
+    c = lexical_matcher.confidence
+    assert c(0.8, 0.3) > c(0.6, 0.3) > c(0.4, 0.3)
+    assert c(0.7, 0.2) > c(0.7, 0.68)
+    assert 0.0 < c(0.0, 0.0) < c(1.0, 0.0) < 1.0
+
+
+def test_decision_bands_follow_thresholds(small_corpus_path: Path, tmp_path: Path):
+    # A flat confidence curve puts every query into the band chosen by the thresholds.
+    flat = FusionParams(slope=0.0, margin_slope=0.0, center=0.0)  # confidence == 0.5 always
+    m = Matcher(load_corpus(small_corpus_path), None, tmp_path, params=flat)
+    q = "đăng ký kết hôn"
+    assert m.search(q, answer_min=0.4, clarify_min=0.2).decision is Decision.ANSWER
+    assert m.search(q, answer_min=0.6, clarify_min=0.4).decision is Decision.CLARIFY
+    assert m.search(q, answer_min=0.9, clarify_min=0.6).decision is Decision.OUT_OF_SCOPE
+
+
+def test_embedding_method_needs_embedder(lexical_matcher: Matcher):
+    from service.textnorm import normalize
+
+    with pytest.raises(RuntimeError):
+        lexical_matcher.method_scores(normalize("khai sinh"), Method.EMBEDDING)
+    # hybrid without embeddings falls back to fuzzy scores
+    assert np.allclose(
+        lexical_matcher.method_scores(normalize("khai sinh"), Method.HYBRID),
+        lexical_matcher.method_scores(normalize("khai sinh"), Method.FUZZY),
+    )
