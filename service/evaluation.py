@@ -116,7 +116,7 @@ def format_report(report: dict[str, Any]) -> str:
 def fit_confidence(
     matcher: Matcher, questions: list[Question], method: Method = Method.HYBRID, iterations: int = 20000
 ) -> dict[str, float]:
-    """Fit the logistic link from (top score, margin) to P(top match is right and in scope).
+    """Fit the logistic link from (top score, margin, vocabulary coverage) to P(top match is right and in scope).
 
     Positives are answer/clarify rows whose top-1 is an acceptable code; negatives are wrong
     top-1s and rows without codes (out of scope). Rows labelled with codes the corpus lacks
@@ -130,12 +130,14 @@ def fit_confidence(
             continue
         scores = matcher.method_scores(normalize(q.question), method)
         first, second = np.argsort(-scores, kind="stable")[:2]
-        feats.append([float(scores[first]), float(scores[first] - scores[second])])
+        coverage = matcher.vocabulary_coverage(normalize(q.question))
+        feats.append([float(scores[first]), float(scores[first] - scores[second]), coverage])
         target.append(1.0 if q.codes and q.expected != "apologize" and codes_of[first] in q.codes else 0.0)
     x = np.c_[np.asarray(feats), np.ones(len(feats))]
     y = np.asarray(target)
-    w = np.zeros(3)
+    w = np.zeros(4)
     for _ in range(iterations):  # plain gradient descent: three parameters, convex loss
         p = 1.0 / (1.0 + np.exp(-(x @ w)))
         w -= 5.0 * x.T @ (p - y) / len(y)
-    return {"slope": float(w[0]), "center": float(-w[2] / w[0]), "margin_slope": float(w[1]), "rows": len(y)}
+    names = ("top_weight", "margin_weight", "coverage_weight", "bias")
+    return {**{n: round(float(v), 3) for n, v in zip(names, w, strict=True)}, "rows": len(y)}

@@ -121,7 +121,7 @@ def in_commune_scope(row: dict[str, Any]) -> bool:
     return field in CITIZEN_ASKED_FIELDS and level not in _MINISTRY_ONLY_LEVELS and "nước ngoài" not in name
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) <= limit:
         return text
@@ -148,7 +148,7 @@ def _clean_documents(raw: Iterable[dict[str, Any]] | None) -> list[Document]:
             if str(item.get("copy_count") or "0") not in ("0", ""):
                 parts.append(f"{item['copy_count']} bản sao")
             quantity = ", ".join(parts) or None
-        docs.append(Document(name=_clip(name, 300), quantity=quantity))
+        docs.append(Document(name=clip(name, 300), quantity=quantity))
         if len(docs) == 12:
             break
     return docs
@@ -165,7 +165,7 @@ def _direct_method(row: dict[str, Any]) -> dict[str, Any]:
 def _processing_time(row: dict[str, Any]) -> str | None:
     direct = _direct_method(row).get("processing_time")
     value = direct or row.get("processing_time")
-    return _clip(str(value), 200) if value else None
+    return clip(str(value), 200) if value else None
 
 
 _FEE_CITATION = re.compile(r"\((?:theo|quy định|căn cứ)[^)]*\)", re.IGNORECASE)
@@ -177,7 +177,7 @@ def _fee(row: dict[str, Any]) -> str | None:
         return None
     value = _FEE_CITATION.sub("", str(value)).split("(")[0]
     value = re.sub(r"^(Trực tiếp|Trực tuyến|Dịch vụ bưu chính)\s*:\s*", "", value.strip())
-    return _clip(value, 200) or None
+    return clip(value, 200) or None
 
 
 def _steps(row: dict[str, Any]) -> list[str]:
@@ -186,7 +186,7 @@ def _steps(row: dict[str, Any]) -> list[str]:
         for line in str(step).split("\n"):
             line = _LEAD_MARK.sub("", line).strip()
             if len(line) >= 10:
-                out.append(_clip(line, 300))
+                out.append(clip(line, 300))
     return out[:6]
 
 
@@ -198,7 +198,7 @@ def _legal_basis(row: dict[str, Any]) -> list[str]:
         else:
             text = str(item)
         if text:
-            out.append(_clip(text, 200))
+            out.append(clip(text, 200))
     return out[:5]
 
 
@@ -238,7 +238,7 @@ def is_essential(name: str) -> bool:
 def _where(level: str, agency: str) -> str:
     if "Cấp xã" in level or "cấp xã" in agency.lower():
         return "Bộ phận một cửa của Ủy ban nhân dân xã, phường"
-    return _clip(agency, 120)
+    return clip(agency, 120)
 
 
 _SIDE_NOTE = re.compile(r"^(trường hợp|ví dụ|đối với|lưu ý|văn bản ủy quyền|giấy tờ, tài liệu)", re.IGNORECASE)
@@ -250,7 +250,7 @@ def _document_phrase(docs: list[Document]) -> str:
     names: list[str] = []
     for doc in main:
         first = re.split(r"[;:(]| theo mẫu| theo quy định", doc.name)[0]
-        phrase = _clip(first, 80).rstrip("…").lower()
+        phrase = clip(first, 80).rstrip("…").lower()
         if phrase not in names:
             names.append(phrase)
         if len(names) == 3:
@@ -260,7 +260,7 @@ def _document_phrase(docs: list[Document]) -> str:
 
 def _phrase(text: str, limit: int) -> str:
     """Clip and keep as one sentence: a spoken answer must not break mid-fact."""
-    return re.sub(r"[.!?]+\s+", ", ", _clip(text, limit)).rstrip(".…, ")
+    return re.sub(r"[.!?]+\s+", ", ", clip(text, limit)).rstrip(".…, ")
 
 
 def compose_answer(
@@ -292,7 +292,7 @@ def convert_row(row: dict[str, Any]) -> Procedure:
     name = re.sub(r"\s+", " ", str(row["name"])).strip()
     level = row.get("level") or ("Cấp xã" if "cấp xã" in str(row.get("agency") or "").lower() else "Chưa rõ cấp")
     default_agency = "Ủy ban nhân dân cấp xã" if "Cấp xã" in level else "Cơ quan có thẩm quyền theo quy định"
-    agency = _clip(str(row.get("agency") or default_agency), 300)
+    agency = clip(str(row.get("agency") or default_agency), 300)
     docs = _clean_documents(row.get("documents"))
     processing_time = _processing_time(row)
     fee = _fee(row)

@@ -2,9 +2,9 @@
 
 Fusion is score-based: the fuzzy score (0..1) and the embedding score taken *relative to the
 query's own median* (e5 cosines sit in a narrow 0.8-0.95 band, so absolute values say little)
-are mixed with fixed weights; a logistic link turns the fused top score and its margin over
-the runner-up into a confidence. The weights were chosen by the measurements in
-docs/matching.md, not per question.
+are mixed with fixed weights; a logistic link turns the fused top score, its margin over the
+runner-up and how much of the question's wording the corpus knows into a confidence. The
+weights were chosen by the measurements in docs/matching.md, not per question.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from service.corpus import Corpus, Procedure
 from service.embedding import Embedder, EmbeddingScorer, cached_passage_embeddings
 from service.importer import short_name
-from service.lexical import Bm25Scorer, FuzzyScorer
+from service.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
 from service.textnorm import NormalizedText, fold, normalize
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,17 @@ class FusionParams:
     fuzzy_weight: float = 0.4
     embedding_weight: float = 0.6
     embedding_scale: float = 0.16  # cosine gap over the median that counts as a full match
-    # confidence = sigmoid(slope * (fused - center) + margin_slope * margin)
-    slope: float = 7.0
-    center: float = 0.527
-    margin_slope: float = 15.6
+    # confidence = sigmoid(top_w * top + margin_w * (top - second) + coverage_w * coverage + bias)
+    top_weight: float = 4.9
+    margin_weight: float = 14.17
+    coverage_weight: float = 1.79
+    bias: float = -3.74
 
 
 # Fitted with `tthc-voice eval calibrate` on the development questions (docs/matching.md).
 HYBRID_PARAMS = FusionParams()
 # Without embeddings the fuzzy scores sit higher for unrelated text, so the link shifts right.
-LEXICAL_PARAMS = FusionParams(slope=9.7, center=0.742, margin_slope=11.4)
+LEXICAL_PARAMS = FusionParams(top_weight=8.4, margin_weight=9.56, coverage_weight=1.18, bias=-6.98)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ def procedure_phrases(proc: Procedure) -> list[str]:
     return phrases
 
 
+def word_pairs(folded: str) -> set[tuple[str, str]]:
+    words = folded.split()
+    return set(zip(words, words[1:], strict=False))
+
+
 def _embedding_phrases(phrases: list[str]) -> list[int]:
     """Indices worth embedding: skip tone-less twins of accented phrases (e5 reads accents)."""
     accented_folds = {fold(p) for p in phrases if p != fold(p)}
@@ -106,6 +112,9 @@ class Matcher:
                 phrases.append(phrase)
                 owners.append(i)
         owner_arr = np.asarray(owners, dtype=np.int64)
+        self._vocabulary: set[tuple[str, str]] = set()
+        for text in [*phrases, *(d.name for p in self.procedures for d in p.documents)]:
+            self._vocabulary |= word_pairs(fold(normalize(text, drop_fillers=False).accented))
         n = len(self.procedures)
         self.fuzzy = FuzzyScorer(phrases, owner_arr, n)
         self.bm25 = Bm25Scorer([" ".join(procedure_phrases(p)) for p in self.procedures])
@@ -137,9 +146,14 @@ class Matcher:
         fused: np.ndarray = (p.fuzzy_weight * fuzzy + p.embedding_weight * rel).astype(np.float32)
         return fused
 
-    def confidence(self, top: float, second: float) -> float:
+    def vocabulary_coverage(self, text: NormalizedText) -> float:
+        """Share of the question's word pairs the corpus knows: low for "visa", "karaoke", "giá vàng"."""
+        pairs = word_pairs(strip_question_words(text.folded))
+        return len(pairs & self._vocabulary) / len(pairs) if pairs else 1.0
+
+    def confidence(self, top: float, second: float, coverage: float = 1.0) -> float:
         p = self.params
-        z = p.slope * (top - p.center) + p.margin_slope * (top - second)
+        z = p.top_weight * top + p.margin_weight * (top - second) + p.coverage_weight * coverage + p.bias
         return 1.0 / (1.0 + math.exp(-z))
 
     def search(
@@ -157,7 +171,7 @@ class Matcher:
         scores = self.method_scores(text, method)
         order = np.argsort(-scores, kind="stable")[: max(limit, clarify_max, 2)]
         top, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else 0.0
-        conf = self.confidence(top, second)
+        conf = self.confidence(top, second, self.vocabulary_coverage(text))
         matches = [Match(self.procedures[i], float(scores[i])) for i in order[:limit]]
         if conf >= answer_min:
             decision = Decision.ANSWER

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.corpus import Procedure
-from service.importer import short_name
+from service.importer import clip, short_name
 from service.matcher import Decision, Match
 
 OUT_OF_SCOPE_VI = (
@@ -14,7 +14,7 @@ EMPTY_VI = "Xin lỗi, tôi chưa nghe rõ. Bà con vui lòng nói lại tên th
 
 
 def clarify_text(matches: list[Match]) -> str:
-    names = [short_name(m.procedure.name) for m in matches]
+    names = [clip(short_name(m.procedure.name), 90) for m in matches]
     options = "; ".join(f"{i}: {n}" for i, n in enumerate(names, start=1))
     return f"Bà con muốn hỏi thủ tục nào? {options}."
 

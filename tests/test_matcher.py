@@ -57,7 +57,7 @@ def test_confidence_grows_with_score_and_margin(lexical_matcher: Matcher):
 
 def test_decision_bands_follow_thresholds(small_corpus_path: Path, tmp_path: Path):
     # A flat confidence curve puts every query into the band chosen by the thresholds.
-    flat = FusionParams(slope=0.0, margin_slope=0.0, center=0.0)  # confidence == 0.5 always
+    flat = FusionParams(top_weight=0.0, margin_weight=0.0, coverage_weight=0.0, bias=0.0)  # always 0.5
     m = Matcher(load_corpus(small_corpus_path), None, tmp_path, params=flat)
     q = "đăng ký kết hôn"
     assert m.search(q, answer_min=0.4, clarify_min=0.2).decision is Decision.ANSWER
@@ -75,3 +75,14 @@ def test_embedding_method_needs_embedder(lexical_matcher: Matcher):
         lexical_matcher.method_scores(normalize("khai sinh"), Method.HYBRID),
         lexical_matcher.method_scores(normalize("khai sinh"), Method.FUZZY),
     )
+
+
+def test_vocabulary_coverage_flags_unknown_topics(lexical_matcher: Matcher):
+    from service.textnorm import normalize
+
+    known = lexical_matcher.vocabulary_coverage(normalize("làm giấy khai sinh cho con"))
+    unknown = lexical_matcher.vocabulary_coverage(normalize("xin visa đi nhật cần giấy tờ gì"))
+    assert known > 0.5 > unknown
+    assert lexical_matcher.vocabulary_coverage(normalize("khai")) == 1.0  # one word: no pairs to judge
+    # the same question with less known wording gets less confidence
+    assert lexical_matcher.confidence(0.6, 0.4, coverage=1.0) > lexical_matcher.confidence(0.6, 0.4, coverage=0.0)

@@ -1,0 +1,33 @@
+# tthc-voice: offline procedure lookup service.
+# Build: docker build -t tthc-voice .   Run: docker run -p 8000:8000 tthc-voice
+FROM python:3.11-slim-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libgomp1 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# CPU-only torch: the default wheel drags in several GB of CUDA libraries.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY service ./service
+RUN pip install --no-cache-dir .
+COPY corpus ./corpus
+RUN TTHC_MODELS_DIR=/app/models tthc-voice models prepare
+
+FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg libgomp1 curl \
+    && rm -rf /var/lib/apt/lists/* && useradd --create-home --uid 10001 tthc
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+WORKDIR /app
+ENV PATH=/opt/venv/bin:$PATH \
+    TTHC_CORPUS_PATH=/app/corpus/procedures.jsonl \
+    TTHC_MODELS_DIR=/app/models \
+    TTHC_DATA_DIR=/data \
+    TTHC_HOST=0.0.0.0 \
+    HF_HUB_OFFLINE=1
+RUN mkdir -p /data && chown tthc /data
+USER tthc
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s CMD curl -fsS http://127.0.0.1:8000/readyz || exit 1
+CMD ["tthc-voice", "serve"]
