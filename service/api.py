@@ -107,8 +107,6 @@ def _routes() -> APIRouter:
     @router.post("/v1/search", response_model=SearchResponse, responses={503: {"model": ErrorBody}})
     def search(body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]) -> SearchResponse:
         settings = lookup.settings
-        if len(body.text) > settings.max_query_chars:
-            raise HTTPException(422, detail=f"text is longer than {settings.max_query_chars} characters")
         if body.language not in settings.languages:
             raise HTTPException(422, detail=f"unknown language {body.language!r}; known: {settings.languages}")
         result = lookup.search(body.text, body.limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,18 +21,21 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 64
     use_embeddings: bool = Field(True, description="False runs lexical-only (for very weak machines)")
 
-    # Decision thresholds (see service/matcher.py for what each one gates).
+    # Bands on the calibrated confidence: answer, else clarify, else out of scope.
     answer_min_confidence: float = 0.45
     clarify_min_confidence: float = 0.3
     clarify_max_candidates: int = 3
 
-    default_language: str = "vi"
     languages: list[str] = ["vi", "hmn", "tai"]
 
     host: str = "127.0.0.1"
     port: int = 8000
-    max_query_chars: int = 500
-    max_results: int = 20
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Settings:
+        if not 0.0 <= self.clarify_min_confidence <= self.answer_min_confidence <= 1.0:
+            raise ValueError("need 0 <= TTHC_CLARIFY_MIN_CONFIDENCE <= TTHC_ANSWER_MIN_CONFIDENCE <= 1")
+        return self
 
 
 @lru_cache

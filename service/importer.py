@@ -108,12 +108,25 @@ _ESSENTIAL_PATTERNS = tuple(
 )
 
 
+_PERSON_USERS = re.compile(r"công dân|người|hộ gia đình|cá nhân", re.IGNORECASE)
+_BUSINESS_NAME = re.compile(r"doanh nghiệp|hợp tác xã|tổ chức kinh tế", re.IGNORECASE)
+
+
 def in_commune_scope(row: dict[str, Any]) -> bool:
-    """Whether a portal procedure belongs in the commune desk's catalogue."""
+    """Whether a portal procedure belongs in the commune desk's catalogue.
+
+    Citizen-facing only: a procedure whose target users name no person (only enterprises,
+    organisations or civil servants) is for another desk, whatever its level.
+    """
+    users = row.get("target_users")
+    if users and not _PERSON_USERS.search(str(users)):
+        return False
     field = row.get("field") or ""
     level = row.get("level") or ""
     agency = (row.get("agency") or "").lower()
     name = row.get("name") or ""
+    if _BUSINESS_NAME.search(name):
+        return False
     if field in NON_CITIZEN_FIELDS:
         return False
     if "Cấp xã" in level or "cấp xã" in agency:

@@ -77,6 +77,18 @@ def test_commune_scope_drops_customs(tmp_path: Path):
     assert codes == {"1.001193", "1.004194"}
     assert not in_commune_scope({"field": "Việc làm", "level": "Cấp bộ", "name": "x"})
     assert in_commune_scope({"field": "Việc làm", "level": "Cấp tỉnh", "name": "Hưởng trợ cấp thất nghiệp"})
+    # citizen-facing only: no person among the target users, or a business in the name
+    companies = {
+        "field": "Việc làm",
+        "level": "Cấp xã",
+        "name": "Báo cáo sử dụng lao động",
+        "target_users": "Doanh nghiệp",
+    }
+    assert not in_commune_scope(companies)
+    assert in_commune_scope(dict(companies, target_users="Doanh nghiệp, Công dân Việt Nam"))
+    assert not in_commune_scope(
+        {"field": "Lao động", "level": "Cấp xã", "name": "Đăng ký nội quy lao động của doanh nghiệp"}
+    )
 
 
 def test_merge_keeps_curated_text_and_refreshes_facts(tmp_path: Path):
