@@ -14,17 +14,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import replies
+from service.audio import AudioError
 from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.lookup import Lookup
 from service.schemas import (
+    AsrInfo,
     ErrorBody,
     MatchOut,
     ProcedureOut,
     ProcedureSummary,
+    QueryResponse,
     SearchRequest,
     SearchResponse,
 )
+from service.speech import SpeechGate, read_audio_upload
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     )
     app.state.lookup = lookup
     app.state.settings = settings
+    app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
     _install_error_handlers(app)
     app.include_router(_routes())
     return app
@@ -75,6 +80,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse(status_code=422, content={"error": "invalid request", "detail": problems})
 
+    @app.exception_handler(AudioError)
+    async def _bad_audio(_: Request, exc: AudioError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"error": exc.message})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)})
@@ -83,6 +92,42 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"error": "internal error"})
+
+
+def _check_language(lookup: Lookup, language: str) -> None:
+    if language not in lookup.settings.languages:
+        raise HTTPException(422, detail=f"unknown language {language!r}; known: {lookup.settings.languages}")
+
+
+def _search_response(lookup: Lookup, text: str, limit: int) -> SearchResponse:
+    result = lookup.search(text, limit)
+    top = result.matches[0].procedure if result.matches else None
+    shown = result.matches
+    if result.decision.value == "clarify":
+        shown = result.matches[: lookup.settings.clarify_max_candidates]
+    return SearchResponse(
+        decision=result.decision.value,
+        confidence=round(result.confidence, 4),
+        matches=[
+            MatchOut(code=m.procedure.code, name=m.procedure.name, score=round(m.score, 4), field=m.procedure.field)
+            for m in shown
+        ],
+        answer_text=replies.answer_text(result.decision, shown, top),
+        normalized_query=result.normalized.accented,
+        language="vi",  # recorded answers in other languages arrive with the prompt catalogue
+    )
+
+
+def _empty_response() -> dict[str, object]:
+    """Nothing was recognised: ask the person to say it again."""
+    return {
+        "decision": "out_of_scope",
+        "confidence": 0.0,
+        "matches": [],
+        "answer_text": replies.EMPTY_VI,
+        "normalized_query": "",
+        "language": "vi",
+    }
 
 
 def _routes() -> APIRouter:
@@ -99,6 +144,8 @@ def _routes() -> APIRouter:
             "procedures": len(lookup.corpus.procedures),
             "corpus_sha256": lookup.corpus.sha256,
             "embeddings": bool(lookup.matcher and lookup.matcher.embedding),
+            "asr_engine": lookup.transcriber.name if lookup.transcriber else None,
+            "asr_error": lookup.speech_error,
             "load_seconds": lookup.load_seconds,
             "error": lookup.load_error,
         }
@@ -106,24 +153,56 @@ def _routes() -> APIRouter:
 
     @router.post("/v1/search", response_model=SearchResponse, responses={503: {"model": ErrorBody}})
     def search(body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]) -> SearchResponse:
+        _check_language(lookup, body.language)
+        return _search_response(lookup, body.text, body.limit)
+
+    @router.post(
+        "/v1/query",
+        response_model=QueryResponse,
+        responses={
+            400: {"model": ErrorBody},
+            413: {"model": ErrorBody},
+            415: {"model": ErrorBody},
+            503: {"model": ErrorBody},
+        },
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {"type": "object", "properties": {"audio": {"type": "string", "format": "binary"}}}
+                    },
+                    "audio/*": {"schema": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    )
+    async def query(
+        request: Request,
+        lookup: Annotated[Lookup, Depends(ready_lookup)],
+        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
+        channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "kiosk",
+        sample_rate: Annotated[int | None, Query(ge=8000, le=48000, description="for raw PCM bodies")] = None,
+        limit: Annotated[int, Query(ge=1, le=20)] = 5,
+    ) -> QueryResponse:
+        """A spoken question: multipart field `audio`, or the raw body with its Content-Type."""
+        _check_language(lookup, language)
+        transcriber = lookup.transcriber
+        if transcriber is None:
+            raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
         settings = lookup.settings
-        if body.language not in settings.languages:
-            raise HTTPException(422, detail=f"unknown language {body.language!r}; known: {settings.languages}")
-        result = lookup.search(body.text, body.limit)
-        top = result.matches[0].procedure if result.matches else None
-        shown = result.matches
-        if result.decision.value == "clarify":
-            shown = result.matches[: settings.clarify_max_candidates]
-        return SearchResponse(
-            decision=result.decision.value,
-            confidence=round(result.confidence, 4),
-            matches=[
-                MatchOut(code=m.procedure.code, name=m.procedure.name, score=round(m.score, 4), field=m.procedure.field)
-                for m in shown
-            ],
-            answer_text=replies.answer_text(result.decision, shown, top),
-            normalized_query=result.normalized.accented,
-            language="vi",  # recorded answers in other languages arrive with the prompt catalogue
+        data, content_type = await read_audio_upload(request, settings.max_audio_bytes)
+        transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, sample_rate)
+        found = _search_response(lookup, transcript.text or " ", limit) if transcript.text.strip() else None
+        return QueryResponse(
+            **(found.model_dump() if found else _empty_response()),
+            transcript=transcript.text,
+            asr=AsrInfo(
+                engine=transcript.engine,
+                confidence=round(transcript.confidence, 4),
+                duration_s=round(transcript.duration_s, 3),
+                rtf=round(transcript.rtf, 4),
+            ),
+            channel=channel,
         )
 
     @router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses={404: {"model": ErrorBody}})

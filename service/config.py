@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,17 @@ class Settings(BaseSettings):
     clarify_max_candidates: int = 3
 
     languages: list[str] = ["vi", "hmn", "tai"]
+
+    # Speech in. "auto": a Vosk model if one is installed under models/, else Whisper base.
+    asr_engine: Literal["auto", "vosk", "whisper", "none"] = "auto"
+    vosk_model: str = "vosk-model-small-vn-0.4"  # folder under models_dir, or an absolute path
+    vosk_grammar: bool = False  # restrict Vosk to corpus phrases (+ "[unk]"); free speech is safer
+    whisper_model: str = "whisper-base-ct2"
+    asr_threads: int = Field(2, ge=1, le=64)
+    asr_workers: int = Field(2, ge=1, le=64, description="decodes running at once")
+    asr_queue_limit: int = Field(8, ge=0, description="requests waiting beyond the workers before 503")
+    max_audio_bytes: int = 10 * 2**20
+    max_audio_seconds: float = 30.0
 
     host: str = "127.0.0.1"
     port: int = 8000

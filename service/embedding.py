@@ -26,7 +26,7 @@ class EmbeddingModelMissingError(RuntimeError):
 def model_fingerprint(model_dir: Path) -> str:
     stamp = model_dir / "SOURCE_SHA256"
     if stamp.is_file():
-        return stamp.read_text().strip()[:16]
+        return hashlib.sha256(stamp.read_bytes()).hexdigest()[:16]
     weights = model_dir / "model.safetensors"
     st = weights.stat()
     return hashlib.sha256(f"{weights}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]

