@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,7 +28,7 @@ from service.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from service.speech import SpeechGate, read_audio_upload
+from service.speech import SpeechGate, read_audio_upload, run_stream
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.state.lookup = lookup
     app.state.settings = settings
     app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
+    app.state.active_streams = 0
     _install_error_handlers(app)
     app.include_router(_routes())
     return app
@@ -233,4 +234,26 @@ def _routes() -> APIRouter:
             for p in rows[offset : offset + limit]
         ]
 
+    @router.websocket("/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        """vosk-server protocol; after the final result, one extra `{"match": ...}` message."""
+        await run_stream(websocket, websocket.app.state.lookup, _query_body)
+
     return router
+
+
+def _query_body(
+    lookup: Lookup, text: str, engine: str, confidence: float, duration: float, elapsed: float, channel: str
+) -> dict[str, object]:
+    found = _search_response(lookup, text, 5).model_dump() if text.strip() else _empty_response()
+    return QueryResponse(
+        **found,
+        transcript=text,
+        asr=AsrInfo(
+            engine=engine,
+            confidence=round(confidence, 4),
+            duration_s=round(duration, 3),
+            rtf=round(elapsed / duration, 4) if duration else 0.0,
+        ),
+        channel=channel,
+    ).model_dump()

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     asr_threads: int = Field(2, ge=1, le=64)
     asr_workers: int = Field(2, ge=1, le=64, description="decodes running at once")
     asr_queue_limit: int = Field(8, ge=0, description="requests waiting beyond the workers before 503")
+    stream_default_rate: int = Field(8000, description="PCM rate of a stream that sends no config (telephony)")
+    max_streams: int = Field(8, ge=1, description="WebSocket streams at once; more are refused")
+    max_stream_seconds: float = 600.0
     max_audio_bytes: int = 10 * 2**20
     max_audio_seconds: float = 30.0
 

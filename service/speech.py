@@ -1,16 +1,21 @@
-"""HTTP side of speech input: reading uploads and keeping CPU-bound decoding off the loop."""
+"""HTTP side of speech input: uploads, the WebSocket stream, CPU-bound work kept off the loop."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from starlette.datastructures import UploadFile
 
 from service.audio import AudioTooLargeError
+from service.stream import StreamSession, open_session, parse_control
+
+if TYPE_CHECKING:
+    from service.lookup import Lookup
 
 T = TypeVar("T")
 
@@ -66,3 +71,98 @@ class SpeechGate:
             return await anyio.to_thread.run_sync(partial(func, *args), limiter=self._threads)
         finally:
             self._limiter.release()
+
+
+_ALLOWED_RATES = frozenset({8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000})
+MAX_FRAME_BYTES = 1 << 20
+
+
+async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[..., dict[str, object]]) -> None:
+    """One WebSocket recognition session, as vosk-server runs it, plus the final match."""
+    settings = lookup.settings
+    app_state = websocket.app.state
+    await websocket.accept()
+    if lookup.transcriber is None or not lookup.ready:
+        await websocket.send_json({"error": lookup.speech_error or "speech recognition is not ready"})
+        await websocket.close(code=1013)
+        return
+    if app_state.active_streams >= settings.max_streams:
+        await websocket.send_json({"error": "too many streams; retry shortly"})
+        await websocket.close(code=1013)
+        return
+    app_state.active_streams += 1
+    engine = lookup.transcriber
+    rate, phrase_list, channel = settings.stream_default_rate, None, "ivr"
+    session: StreamSession | None = None
+    finals: list[dict[str, Any]] = []
+    elapsed = 0.0
+    audio_seconds = 0.0
+
+    async def close_utterance(final: dict[str, Any]) -> None:
+        finals.append(final)
+        await websocket.send_json(final)
+
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                frame: bytes = message["bytes"]
+                if len(frame) > MAX_FRAME_BYTES:
+                    await websocket.send_json({"error": f"binary frames must be at most {MAX_FRAME_BYTES} bytes"})
+                    await websocket.close(code=1009)
+                    return
+                if session is None:
+                    session = open_session(engine, rate, phrase_list)
+                t0 = time.perf_counter()
+                reply = await anyio.to_thread.run_sync(session.feed, frame)
+                elapsed += time.perf_counter() - t0
+                audio_seconds += len(frame) / 2 / rate
+                if audio_seconds > settings.max_stream_seconds:
+                    await websocket.send_json({"error": f"stream longer than {settings.max_stream_seconds:g} s"})
+                    await websocket.close(code=1009)
+                    return
+                if "text" in reply:
+                    await close_utterance(reply)
+                else:
+                    await websocket.send_json(reply)
+                continue
+            try:
+                control = parse_control(message.get("text") or "")
+            except ValueError as exc:
+                await websocket.send_json({"error": str(exc)})
+                continue
+            if "config" in control:
+                config = control["config"] if isinstance(control["config"], dict) else {}
+                new_rate = int(config.get("sample_rate", rate))
+                if new_rate not in _ALLOWED_RATES:
+                    await websocket.send_json({"error": f"unsupported sample_rate {new_rate}"})
+                    continue
+                rate = new_rate
+                phrases = config.get("phrase_list")
+                phrase_list = [str(p) for p in phrases] if isinstance(phrases, list) else None
+                if isinstance(config.get("channel"), str) and config["channel"] in ("kiosk", "web", "ivr"):
+                    channel = config["channel"]
+                session = None
+                continue
+            if "eof" in control or "reset" in control:
+                t0 = time.perf_counter()
+                final = await anyio.to_thread.run_sync(session.finish) if session else {"text": ""}
+                elapsed += time.perf_counter() - t0
+                await close_utterance(final)
+                session = None
+                if "eof" in control:
+                    text = " ".join(f["text"] for f in finals if f.get("text")).strip()
+                    words = [w for f in finals for w in f.get("result", [])]
+                    confidence = sum(float(w.get("conf", 0)) for w in words) / len(words) if words else 0.0
+                    body = await anyio.to_thread.run_sync(
+                        partial(query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel)
+                    )
+                    await websocket.send_json({"match": body})
+                    await websocket.close()
+                    return
+    except WebSocketDisconnect:
+        return
+    finally:
+        app_state.active_streams -= 1

@@ -1,0 +1,131 @@
+"""Streaming recognition sessions that speak the vosk-server WebSocket protocol.
+
+Telephony clients (Asterisk res_speech_vosk, FreeSWITCH mod_vosk, unimrcp) send 16-bit PCM
+frames, often at 8 kHz and without any config message; they expect one JSON reply per frame:
+`{"partial": ...}` or, at an endpoint, `{"text": ..., "result": [...]}`. Audio is resampled
+on the fly to the model's rate. Whisper is not streaming: it decodes each utterance when a
+pause or the end of stream closes it, and answers empty partials meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+import numpy as np
+import soxr
+
+from service.asr import Transcriber, VoskTranscriber, Word
+from service.audio import Pcm
+
+FRAME_SILENCE_RMS = 300.0  # int16 RMS below which a frame counts as silence
+PAUSE_SECONDS = 0.8
+
+
+class StreamSession(Protocol):
+    def feed(self, pcm: bytes) -> dict[str, Any]: ...
+
+    def finish(self) -> dict[str, Any]: ...
+
+
+def _word_json(w: Word) -> dict[str, Any]:
+    return {"conf": round(w.conf, 6), "start": round(w.start, 3), "end": round(w.end, 3), "word": w.word}
+
+
+class _Resampler:
+    def __init__(self, source_rate: int, target_rate: int) -> None:
+        self._stream = (
+            soxr.ResampleStream(source_rate, target_rate, 1, dtype="int16") if source_rate != target_rate else None
+        )
+
+    def __call__(self, pcm: bytes, last: bool = False) -> np.ndarray:
+        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+        if self._stream is None:
+            return samples
+        out: np.ndarray = self._stream.resample_chunk(samples, last=last)
+        return out
+
+
+class VoskStreamSession:
+    def __init__(self, engine: VoskTranscriber, client_rate: int, phrase_list: list[str] | None = None) -> None:
+        self._rec = engine.recognizer(phrase_list)
+        self._resample = _Resampler(client_rate, engine.sample_rate)
+        self.audio_seconds = 0.0
+        self._rate = engine.sample_rate
+
+    def feed(self, pcm: bytes) -> dict[str, Any]:
+        samples = self._resample(pcm)
+        self.audio_seconds += len(samples) / self._rate
+        if self._rec.AcceptWaveform(samples.astype("<i2").tobytes()):
+            return dict(json.loads(self._rec.Result()))
+        return {"partial": json.loads(self._rec.PartialResult()).get("partial", "")}
+
+    def finish(self) -> dict[str, Any]:
+        tail = self._resample(b"", last=True)
+        if len(tail):
+            self._rec.AcceptWaveform(tail.astype("<i2").tobytes())
+        result = dict(json.loads(self._rec.FinalResult()))
+        result.setdefault("text", "")
+        return result
+
+
+class UtteranceStreamSession:
+    """For non-streaming engines: buffer speech, decode when a pause or eof ends it."""
+
+    def __init__(self, engine: Transcriber, client_rate: int) -> None:
+        self._engine = engine
+        self._resample = _Resampler(client_rate, engine.sample_rate)
+        self._rate = engine.sample_rate
+        self._buffer: list[np.ndarray] = []
+        self._heard_speech = False
+        self._silent_run = 0.0
+        self.audio_seconds = 0.0
+
+    def _decode(self) -> dict[str, Any]:
+        samples = np.concatenate(self._buffer) if self._buffer else np.zeros(0, np.int16)
+        self._buffer, self._heard_speech, self._silent_run = [], False, 0.0
+        if len(samples) < self._rate // 4:
+            return {"text": ""}
+        transcript = self._engine.transcribe(Pcm(samples.astype(np.int16), self._rate))
+        return {"text": transcript.text, "result": [_word_json(w) for w in transcript.words]}
+
+    def feed(self, pcm: bytes) -> dict[str, Any]:
+        samples = self._resample(pcm)
+        if not len(samples):
+            return {"partial": ""}
+        seconds = len(samples) / self._rate
+        self.audio_seconds += seconds
+        self._buffer.append(samples)
+        rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+        if rms >= FRAME_SILENCE_RMS:
+            self._heard_speech, self._silent_run = True, 0.0
+        else:
+            self._silent_run += seconds
+        if self._heard_speech and self._silent_run >= PAUSE_SECONDS:
+            return self._decode()
+        if not self._heard_speech and sum(len(b) for b in self._buffer) > self._rate * 2:
+            self._buffer = self._buffer[-5:]  # keep a little lead-in, drop long leading silence
+        return {"partial": ""}
+
+    def finish(self) -> dict[str, Any]:
+        tail = self._resample(b"", last=True)
+        if len(tail):
+            self._buffer.append(tail)
+        return self._decode()
+
+
+def open_session(engine: Transcriber, client_rate: int, phrase_list: list[str] | None) -> StreamSession:
+    if isinstance(engine, VoskTranscriber):
+        return VoskStreamSession(engine, client_rate, phrase_list)
+    return UtteranceStreamSession(engine, client_rate)
+
+
+def parse_control(text: str) -> dict[str, Any]:
+    """Text frames: config, eof or reset, in any JSON spelling (`{"eof" : 1}` included)."""
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"text frames must be JSON: {exc.msg}") from exc
+    if not isinstance(message, dict):
+        raise ValueError("text frames must be JSON objects")
+    return message
