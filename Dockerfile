@@ -12,6 +12,11 @@ COPY service ./service
 RUN pip install --no-cache-dir .
 COPY corpus ./corpus
 RUN TTHC_MODELS_DIR=/app/models tthc-voice models prepare
+# Production speech: the official Vietnamese Vosk model, verified against a pinned checksum.
+ARG VOSK_SHA256=""
+RUN if [ -n "$VOSK_SHA256" ]; then \
+      TTHC_MODELS_DIR=/app/models tthc-voice models fetch vosk-vn --sha256 "$VOSK_SHA256"; \
+    else echo "VOSK_SHA256 not given: the image will use Whisper base for speech"; fi
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg libgomp1 curl \

@@ -105,6 +105,21 @@ def _cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
+    from service.asr_eval import evaluate_asr, format_asr_report
+    from service.corpus import load_corpus
+    from service.lookup import build_transcriber
+
+    engine_settings = settings.model_copy(update={"asr_engine": args.engine}) if args.engine else settings
+    transcriber = build_transcriber(engine_settings, load_corpus(settings.corpus_path))
+    if transcriber is None:
+        print("speech recognition is disabled (TTHC_ASR_ENGINE=none)", file=sys.stderr)
+        return 1
+    report = evaluate_asr(transcriber, args.manifest, args.limit)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_asr_report(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-voice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("file", type=Path)
     calibrate.add_argument("--corpus", type=Path)
     calibrate.set_defaults(func=_cmd_calibrate)
+    asr = ev.add_parser("asr", help="WER, CER, real-time factor and latency on a speech manifest")
+    asr.add_argument("manifest", type=Path)
+    asr.add_argument("--engine", choices=["vosk", "whisper"])
+    asr.add_argument("--limit", type=int)
+    asr.add_argument("--json", action="store_true")
+    asr.set_defaults(func=_cmd_eval_asr)
     return parser
 
 

@@ -104,3 +104,28 @@ def test_missing_models_are_reported(tmp_path: Path):
         WhisperTranscriber(tmp_path)
     with pytest.raises(EngineUnavailableError):
         VoskTranscriber(tmp_path)
+
+
+def test_error_counts_are_word_and_character_edit_distances():
+    from service.asr_eval import error_counts
+
+    assert error_counts("Khách sạn", "khách sạn.") == (0, 2, 0, 9)
+    assert error_counts("đăng ký kết hôn", "đăng kí kết hôn") == (1, 4, 1, 15)  # a wrong tone is a wrong word
+    assert error_counts("a b c", "") == (3, 3, 5, 5)
+
+
+def test_eval_asr_on_a_small_manifest(whisper, tmp_path):
+    from service.asr_eval import evaluate_asr
+
+    clip = espeak("xin chào", tmp_path / "c.wav", speed=120)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        json.dumps({"file": "c.wav", "transcript": "xin chào"}) + "\n"
+        + json.dumps({"file": "broken.wav", "transcript": "x"}) + "\n",
+        encoding="utf-8",
+    )
+    report = evaluate_asr(whisper, manifest)
+    assert report["clips"] == 1 and report["undecodable"] == 1
+    assert 0.0 <= report["cer"] <= 2.0 and report["rtf"] > 0 and report["latency_p50_s"] > 0

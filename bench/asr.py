@@ -1,0 +1,226 @@
+"""Speech benchmark: engine speed, /v1/query latency, server memory, concurrent live streams.
+
+    .venv/bin/python bench/asr.py [--clips 20] [--stream-seconds 10] [--max-streams 16]
+
+1. Real-time factor per engine (Whisper base on shared VIVOS clips, else espeak-ng speech;
+   Vosk with the small Korean model from PyPI, the stand-in for the Vietnamese small model).
+2. End-to-end /v1/query latency for 3-10 s clips through a real uvicorn server, and the
+   server's peak resident memory.
+3. How many live 8 kHz telephone streams one machine keeps up with: N clients feed PCM at
+   real-time pace over loopback (200 ms frames) to WS /v1/stream with the Vosk engine; a
+   level is sustained when the 95th percentile reply lag stays under 0.5 s. Bounded: at
+   most --max-streams clients for --stream-seconds each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEECH = ROOT.parent / "shared" / "speech" / "manifest.jsonl"
+sys.path.insert(0, str(ROOT))
+
+from service.asr import VoskTranscriber, WhisperTranscriber  # noqa: E402
+from service.audio import decode_audio  # noqa: E402
+from service.model_prepare import packaged_vosk_model, prepare_whisper_model  # noqa: E402
+
+SENTENCES = [
+    "cho tôi hỏi làm giấy khai sinh cho con mới sinh cần mang theo những giấy tờ gì",
+    "bố tôi mất hôm qua tôi cần đăng ký khai tử ở đâu và mất bao lâu",
+    "tôi muốn đăng ký tạm trú cho gia đình khi chuyển đến thuê nhà ở xã này",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clips(n: int, tmp: Path) -> list[bytes]:
+    """3-10 s Vietnamese clips: shared read speech when present, else espeak-ng."""
+    if SPEECH.is_file():
+        rows = [json.loads(line) for line in SPEECH.read_text(encoding="utf-8").splitlines()]
+        rows = [r for r in rows if 3.0 <= r["duration_s"] <= 10.0 and r["file"].startswith("vivos")] or [
+            r for r in rows if 3.0 <= r["duration_s"] <= 10.0
+        ]
+        return [(SPEECH.parent / r["file"]).read_bytes() for r in rows[:n]]
+    out = []
+    for i in range(n):
+        wav = tmp / f"c{i}.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", "vi", "-s", "120", "-w", str(wav), SENTENCES[i % len(SENTENCES)]], check=True
+        )
+        out.append(wav.read_bytes())
+    return out
+
+
+def engine_rtf(audio: list[bytes], tmp: Path) -> list[tuple[str, float, float]]:
+    whisper = WhisperTranscriber(prepare_whisper_model(ROOT / "models"))
+    rows = []
+    total_audio = total_time = 0.0
+    for data in audio:
+        result = whisper.transcribe(decode_audio(data, None, max_seconds=60))
+        total_audio += result.duration_s
+        total_time += result.elapsed_s
+    rows.append(("whisper base int8 (vi)", total_audio, total_time / total_audio))
+    vosk = VoskTranscriber(packaged_vosk_model())
+    wav = tmp / "ko.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "-w", str(wav), "안녕하세요 감사합니다 " * 6], check=True)
+    pcm = decode_audio(wav.read_bytes(), "audio/wav", target_rate=vosk.sample_rate, max_seconds=120)
+    vosk.transcribe(pcm)  # first call pays lazy initialisation
+    reps = [vosk.transcribe(pcm) for _ in range(3)]
+    rows.append(("vosk small (ko model)", pcm.duration_s * 3, statistics.median(r.rtf for r in reps)))
+    return rows
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
+            env=dict(os.environ, **env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        proc = psutil.Process(self.proc.pid)
+        while not self._stop.is_set():
+            try:
+                self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def query_latency(audio: list[bytes]) -> tuple[float, float, float]:
+    server = Server({"TTHC_ASR_ENGINE": "whisper"})
+    try:
+        times = []
+        with httpx.Client(base_url=server.base, timeout=120) as client:
+            for data in audio:
+                t0 = time.perf_counter()
+                client.post("/v1/query", content=data, headers={"content-type": "audio/wav"}).raise_for_status()
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times), float(np.percentile(times, 95)), server.peak_rss / 2**20
+    finally:
+        server.stop()
+
+
+def _feed(url: str, pcm: bytes, lags: list[float], errors: list[str]) -> None:
+    frame = 3200  # 200 ms of 8 kHz 16-bit audio, as Asterisk sends
+    try:
+        with connect(url, open_timeout=30) as ws:
+            start = time.perf_counter()
+            for i in range(0, len(pcm), frame):
+                due = start + (i // frame) * 0.2
+                time.sleep(max(0.0, due - time.perf_counter()))
+                sent = time.perf_counter()
+                ws.send(pcm[i : i + frame])
+                ws.recv(timeout=30)
+                lags.append(time.perf_counter() - sent)
+            ws.send('{"eof": 1}')
+            ws.recv(timeout=30)
+            ws.recv(timeout=30)
+    except Exception as exc:  # a refused or broken stream counts against the level
+        errors.append(repr(exc))
+
+
+def live_streams(seconds: float, max_streams: int, tmp: Path) -> list[tuple[int, float, float, int]]:
+    wav = tmp / "ko.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "-w", str(wav), "안녕하세요 감사합니다 " * 20], check=True)
+    raw = subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", str(wav), "-f", "s16le", "-ar", "8000", "-ac", "1", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    pcm = (raw * (int(seconds * 16000 / len(raw)) + 1))[: int(seconds * 16000)]
+    server = Server(
+        {
+            "TTHC_ASR_ENGINE": "vosk",
+            "TTHC_VOSK_MODEL": str(packaged_vosk_model()),
+            "TTHC_USE_EMBEDDINGS": "false",
+            "TTHC_MAX_STREAMS": str(max_streams),
+        }
+    )
+    url = f"ws://127.0.0.1:{server.port}/v1/stream"
+    results = []
+    try:
+        n = 1
+        while n <= max_streams:
+            lags: list[float] = []
+            errors: list[str] = []
+            threads = [threading.Thread(target=_feed, args=(url, pcm, lags, errors)) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            p95 = float(np.percentile(lags, 95)) if lags else float("inf")
+            results.append((n, float(np.median(lags)) if lags else float("inf"), p95, len(errors)))
+            if p95 > 0.5 or errors:
+                break
+            n *= 2
+    finally:
+        server.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--stream-seconds", type=float, default=10.0)
+    parser.add_argument("--max-streams", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        audio = clips(args.clips, tmp)
+        print(f"{'engine':<26} {'audio s':>8} {'RTF':>6}")
+        for name, secs, rtf in engine_rtf(audio, tmp):
+            print(f"{name:<26} {secs:>8.1f} {rtf:>6.3f}")
+        p50, p95, rss = query_latency(audio)
+        print(
+            f"\n/v1/query, {len(audio)} clips of 3-10 s, Whisper: p50 {p50:.2f} s  p95 {p95:.2f} s  "
+            f"server peak RSS {rss:.0f} MiB"
+        )
+        print(f"\nlive 8 kHz streams, Vosk, {args.stream_seconds:g} s each at real-time pace")
+        print(f"{'streams':>8} {'lag p50 s':>10} {'lag p95 s':>10} {'errors':>7}")
+        for n, p50l, p95l, errs in live_streams(args.stream_seconds, args.max_streams, tmp):
+            print(f"{n:>8} {p50l:>10.3f} {p95l:>10.3f} {errs:>7}")
+    print(f"\n{os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
