@@ -117,7 +117,7 @@ def test_error_counts_are_word_and_character_edit_distances():
 def test_eval_asr_on_a_small_manifest(whisper, tmp_path):
     from service.asr_eval import evaluate_asr
 
-    clip = espeak("xin chào", tmp_path / "c.wav", speed=120)
+    espeak("xin chào", tmp_path / "c.wav", speed=120)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF....")
     manifest = tmp_path / "m.jsonl"
