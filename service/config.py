@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     vosk_model: str = "vosk-model-small-vn-0.4"  # folder under models_dir, or an absolute path
     vosk_grammar: bool = False  # restrict Vosk to corpus phrases (+ "[unk]"); free speech is safer
     whisper_model: str = "whisper-base-ct2"
+    whisper_beam_size: int = Field(1, ge=1, le=10, description="5 is slightly more accurate, ~20 % slower")
     vosk_sha256: str | None = Field(None, description="pinned SHA-256 of the Vosk model zip to fetch")
     vosk_download_base: str = "https://alphacephei.com/vosk/models/"
     asr_threads: int = Field(2, ge=1, le=64)

@@ -50,7 +50,11 @@ def build_transcriber(settings: Settings, corpus: Corpus) -> Transcriber | None:
             phrases = [ph for p in corpus.procedures for ph in procedure_phrases(p)]
             grammar = build_grammar(phrases, vosk_vocabulary(vosk_dir))
         return VoskTranscriber(vosk_dir, grammar=grammar)
-    return WhisperTranscriber(_model_path(settings, settings.whisper_model), threads=settings.asr_threads)
+    return WhisperTranscriber(
+        _model_path(settings, settings.whisper_model),
+        threads=settings.asr_threads,
+        beam_size=settings.whisper_beam_size,
+    )
 
 
 @dataclass
