@@ -1,6 +1,6 @@
 """Spoken-query accuracy: the dev questions spoken by espeak-ng, sent through /v1/query.
 
-    .venv/bin/python bench/spoken.py [--limit 100] [--rate 120]
+    .venv/bin/python bench/spoken.py [--limit 100] [--rate 90]
 
 Prints top-1/top-3 for the same questions typed (/v1/search) and spoken (/v1/query), so the
 loss from speech recognition is visible. espeak-ng's Vietnamese voice is robotic: this is a
@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=Path, default=DEV)
     parser.add_argument("--limit", type=int, default=100)
-    parser.add_argument("--rate", type=int, default=120, help="espeak-ng words per minute")
+    parser.add_argument("--rate", type=int, default=90, help="espeak-ng words per minute (slow speech)")
     args = parser.parse_args()
     corpus = {json.loads(line)["code"] for line in (ROOT / "corpus" / "procedures.jsonl").open(encoding="utf-8")}
     rows = [json.loads(line) for line in args.questions.open(encoding="utf-8")]
