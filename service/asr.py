@@ -59,7 +59,7 @@ class EngineUnavailableError(RuntimeError):
 # ---------------------------------------------------------------- Whisper
 
 WHISPER_DIRNAME = "whisper-base-ct2"
-_REPEAT = re.compile(r"\b(\w+(?:\s+\w+){0,3}?)(?:\s+\1\b){2,}", re.UNICODE)
+_REPEAT = re.compile(r"\b(\w+(?:\s+\w+){0,5}?)(?:[\s,.;:!?]+\1\b){2,}[,.;:!?]?", re.UNICODE)
 
 
 def collapse_repetitions(text: str) -> str:

@@ -43,6 +43,7 @@ _FORMATS: dict[str, str] = {
     "application/octet-stream": "",
 }
 _RAW_TYPES = frozenset({"audio/l16", "audio/pcm", "audio/x-raw", "audio/raw"})
+SUPPORTED_RATES = frozenset({8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000})
 SILENCE_DBFS = -60.0
 
 
@@ -98,7 +99,7 @@ def _segment(data: bytes, content_type: str | None, raw_rate: int | None) -> Aud
     kind, params = parse_content_type(content_type)
     if kind in _RAW_TYPES or raw_rate:
         rate = raw_rate or int(params.get("rate", "0") or 0)
-        if rate not in (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000):
+        if rate not in SUPPORTED_RATES:
             raise AudioError("raw PCM needs its sample rate: send 'audio/L16; rate=16000' or the sample_rate field")
         if len(data) % 2:
             raise AudioError("raw PCM must be 16-bit: odd number of bytes")

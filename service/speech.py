@@ -11,7 +11,7 @@ import anyio
 from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from starlette.datastructures import UploadFile
 
-from service.audio import AudioTooLargeError
+from service.audio import SUPPORTED_RATES, AudioTooLargeError
 from service.stream import StreamSession, open_session, parse_control
 
 if TYPE_CHECKING:
@@ -73,7 +73,6 @@ class SpeechGate:
             self._limiter.release()
 
 
-_ALLOWED_RATES = frozenset({8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000})
 MAX_FRAME_BYTES = 1 << 20
 
 
@@ -135,9 +134,12 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                 continue
             if "config" in control:
                 config = control["config"] if isinstance(control["config"], dict) else {}
-                new_rate = int(config.get("sample_rate", rate))
-                if new_rate not in _ALLOWED_RATES:
-                    await websocket.send_json({"error": f"unsupported sample_rate {new_rate}"})
+                try:
+                    new_rate = int(config.get("sample_rate", rate))
+                except (TypeError, ValueError):
+                    new_rate = -1
+                if new_rate not in SUPPORTED_RATES:
+                    await websocket.send_json({"error": f"unsupported sample_rate {config.get('sample_rate')!r}"})
                     continue
                 rate = new_rate
                 phrases = config.get("phrase_list")

@@ -95,6 +95,8 @@ def test_repetition_loops_are_collapsed():
     assert collapse_repetitions("khai sinh khai sinh khai sinh khai sinh") == "khai sinh"
     assert collapse_repetitions("đăng ký đăng ký kết hôn") == "đăng ký đăng ký kết hôn"  # two is speech
     assert collapse_repetitions("à à à à làm giấy tờ") == "à làm giấy tờ"
+    looped = "chế độ, phê nội hồ đô, phê nội hồ đô, phê nội hồ đô, phê nội hồ đô, phê nội h"
+    assert collapse_repetitions(looped) == "chế độ, phê nội hồ đô phê nội h"
 
 
 def test_missing_models_are_reported(tmp_path: Path):
@@ -122,8 +124,10 @@ def test_eval_asr_on_a_small_manifest(whisper, tmp_path):
     broken.write_bytes(b"RIFF....")
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(
-        json.dumps({"file": "c.wav", "transcript": "xin chào"}) + "\n"
-        + json.dumps({"file": "broken.wav", "transcript": "x"}) + "\n",
+        json.dumps({"file": "c.wav", "transcript": "xin chào"})
+        + "\n"
+        + json.dumps({"file": "broken.wav", "transcript": "x"})
+        + "\n",
         encoding="utf-8",
     )
     report = evaluate_asr(whisper, manifest)

@@ -137,6 +137,10 @@ def test_bad_messages_get_errors_not_a_crash(vosk_url):
         assert "error" in json.loads(ws.recv())
         ws.send(json.dumps({"config": {"sample_rate": 12345}}))
         assert "unsupported sample_rate" in json.loads(ws.recv())["error"]
+        ws.send(json.dumps({"config": {"sample_rate": "fast"}}))
+        assert "unsupported sample_rate" in json.loads(ws.recv())["error"]
+        ws.send("[1, 2]")
+        assert "JSON objects" in json.loads(ws.recv())["error"]
         ws.send(b"\x01")  # odd byte count: half a sample is dropped, not fatal
         assert "partial" in json.loads(ws.recv())
         ws.send('{"eof": 1}')
