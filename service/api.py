@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import replies
@@ -18,6 +18,8 @@ from service.audio import AudioError
 from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.lookup import Lookup
+from service.matcher import Decision
+from service.prompts import AudioFormat, media_type, transcode
 from service.schemas import (
     AsrInfo,
     ErrorBody,
@@ -100,12 +102,26 @@ def _check_language(lookup: Lookup, language: str) -> None:
         raise HTTPException(422, detail=f"unknown language {language!r}; known: {lookup.settings.languages}")
 
 
-def _search_response(lookup: Lookup, text: str, limit: int) -> SearchResponse:
+CHANNEL_FORMATS = {"kiosk": AudioFormat.WAV16K, "web": AudioFormat.OPUS, "ivr": AudioFormat.ULAW8K}
+
+
+def _answer_audio(lookup: Lookup, prompt_id: str, language: str, channel: str) -> tuple[str, str | None]:
+    """(language actually served, URL of the audio in the channel's format) after fallback."""
+    resolved = lookup.prompts.resolve(prompt_id, language)
+    if resolved is None:
+        return "vi", None  # the answer text is Vietnamese
+    served = resolved.record.language
+    return served, f"/v1/prompts/{served}/{prompt_id}?format={CHANNEL_FORMATS[channel].value}"
+
+
+def _search_response(lookup: Lookup, text: str, limit: int, language: str, channel: str) -> SearchResponse:
     result = lookup.search(text, limit)
     top = result.matches[0].procedure if result.matches else None
     shown = result.matches
-    if result.decision.value == "clarify":
+    if result.decision is Decision.CLARIFY:
         shown = result.matches[: lookup.settings.clarify_max_candidates]
+    prompt_id = replies.prompt_for(result.decision, shown, top)
+    served, audio_url = _answer_audio(lookup, prompt_id, language, channel)
     return SearchResponse(
         decision=result.decision.value,
         confidence=round(result.confidence, 4),
@@ -115,19 +131,22 @@ def _search_response(lookup: Lookup, text: str, limit: int) -> SearchResponse:
         ],
         answer_text=replies.answer_text(result.decision, shown, top),
         normalized_query=result.normalized.accented,
-        language="vi",  # recorded answers in other languages arrive with the prompt catalogue
+        language=served,
+        answer_audio_url=audio_url,
     )
 
 
-def _empty_response() -> dict[str, object]:
+def _empty_response(lookup: Lookup, language: str, channel: str) -> dict[str, object]:
     """Nothing was recognised: ask the person to say it again."""
+    served, audio_url = _answer_audio(lookup, replies.NOT_UNDERSTOOD_PROMPT, language, channel)
     return {
         "decision": "out_of_scope",
         "confidence": 0.0,
         "matches": [],
         "answer_text": replies.EMPTY_VI,
         "normalized_query": "",
-        "language": "vi",
+        "language": served,
+        "answer_audio_url": audio_url,
     }
 
 
@@ -155,7 +174,7 @@ def _routes() -> APIRouter:
     @router.post("/v1/search", response_model=SearchResponse, responses={503: {"model": ErrorBody}})
     def search(body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]) -> SearchResponse:
         _check_language(lookup, body.language)
-        return _search_response(lookup, body.text, body.limit)
+        return _search_response(lookup, body.text, body.limit, body.language, body.channel)
 
     @router.post(
         "/v1/query",
@@ -193,9 +212,13 @@ def _routes() -> APIRouter:
         settings = lookup.settings
         data, content_type = await read_audio_upload(request, settings.max_audio_bytes)
         transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, sample_rate)
-        found = _search_response(lookup, transcript.text or " ", limit) if transcript.text.strip() else None
+        found = (
+            _search_response(lookup, transcript.text, limit, language, channel).model_dump()
+            if transcript.text.strip()
+            else _empty_response(lookup, language, channel)
+        )
         return QueryResponse(
-            **(found.model_dump() if found else _empty_response()),
+            **found,
             transcript=transcript.text,
             asr=AsrInfo(
                 engine=transcript.engine,
@@ -234,6 +257,35 @@ def _routes() -> APIRouter:
             for p in rows[offset : offset + limit]
         ]
 
+    @router.get(
+        "/v1/prompts/{language}/{prompt_id}",
+        response_class=FileResponse,
+        responses={404: {"model": ErrorBody}, 200: {"content": {"audio/*": {}}}},
+    )
+    def prompt_audio(
+        request: Request,
+        language: Annotated[str, Path(pattern=r"^[a-z]{2,3}$")],
+        prompt_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        format: Annotated[AudioFormat, Query(description="wav16k | opus | mp3 | ulaw8k | slin8k")] = AudioFormat.OPUS,
+    ) -> Response:
+        """A prompt in the channel's format; the language falls back along the registry's chain."""
+        if lookup.languages.get(language) is None:
+            raise HTTPException(404, detail=f"unknown language {language!r}")
+        resolved = lookup.prompts.resolve(prompt_id, language)
+        if resolved is None:
+            raise HTTPException(404, detail=f"no recording of {prompt_id!r} in {language} or its fallbacks")
+        path = transcode(resolved.path, format, lookup.settings.data_dir / "prompt-cache")
+        headers = {
+            "X-Prompt-Language": resolved.record.language,
+            "X-Prompt-Synthetic": "true" if resolved.record.synthetic else "false",
+            "Cache-Control": "public, max-age=86400",
+            "ETag": f'"{path.stem}"',  # the cache file is named after the content: a strong tag
+        }
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(status_code=304, headers=headers)
+        return FileResponse(path, media_type=media_type(format), headers=headers)
+
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
         """vosk-server protocol; after the final result, one extra `{"match": ...}` message."""
@@ -245,7 +297,12 @@ def _routes() -> APIRouter:
 def _query_body(
     lookup: Lookup, text: str, engine: str, confidence: float, duration: float, elapsed: float, channel: str
 ) -> dict[str, object]:
-    found = _search_response(lookup, text, 5).model_dump() if text.strip() else _empty_response()
+    language = lookup.settings.languages[0]
+    found = (
+        _search_response(lookup, text, 5, language, channel).model_dump()
+        if text.strip()
+        else _empty_response(lookup, language, channel)
+    )
     return QueryResponse(
         **found,
         transcript=text,

@@ -120,6 +120,15 @@ def _cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_synthesize(args: argparse.Namespace, settings: Settings) -> int:
+    from service.corpus import load_corpus
+    from service.prompts import synthesize_vietnamese
+
+    made, kept = synthesize_vietnamese(load_corpus(settings.corpus_path), settings.prompts_dir)
+    print(f"synthetic Vietnamese prompts: {made} made, {kept} unchanged, in {settings.prompts_dir / 'vi'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-voice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--sha256", help="expected SHA-256 of the zip (else TTHC_VOSK_SHA256)")
     fetch.add_argument("--base-url", help="mirror to download from (default: alphacephei)")
     fetch.set_defaults(func=_cmd_fetch)
+
+    prompts = sub.add_parser("prompts", help="the audio prompt catalogue").add_subparsers(
+        dest="prompts_command", required=True
+    )
+    synth = prompts.add_parser("synthesize", help="render answers and system prompts with espeak-ng (synthetic)")
+    synth.set_defaults(func=_cmd_synthesize)
 
     ev = sub.add_parser("eval", help="measure matching quality").add_subparsers(dest="eval_command", required=True)
     questions = ev.add_parser("questions", help="top-1/top-3 and decision accuracy on labelled questions")

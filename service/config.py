@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     clarify_min_confidence: float = 0.3
     clarify_max_candidates: int = 3
 
-    languages: list[str] = ["vi", "hmn", "tai"]
+    languages: list[str] = ["vi", "hmn", "tai"]  # enabled answer languages, first is the default
+    languages_file: Path | None = None  # JSON list of language records replacing the built-in registry
+    prompts_dir: Path = PROJECT_ROOT / "audio_prompts"
 
     # Speech in. "auto": a Vosk model if one is installed under models/, else Whisper base.
     asr_engine: Literal["auto", "vosk", "whisper", "none"] = "auto"

@@ -21,7 +21,9 @@ from service.audio import decode_audio
 from service.config import Settings
 from service.corpus import Corpus, load_corpus
 from service.embedding import Embedder
+from service.languages import LanguageRegistry, load_registry
 from service.matcher import Matcher, SearchResult, procedure_phrases
+from service.prompts import PromptCatalogue
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class Lookup:
 
     settings: Settings
     corpus: Corpus
+    languages: LanguageRegistry
+    prompts: PromptCatalogue
     matcher: Matcher | None = None
     transcriber: Transcriber | None = None
     speech_error: str | None = None
@@ -72,8 +76,14 @@ class Lookup:
 
     @classmethod
     def open(cls, settings: Settings) -> Lookup:
-        """Validate the corpus now (fail fast on a bad file); models load later."""
-        return cls(settings=settings, corpus=load_corpus(settings.corpus_path))
+        """Validate the corpus and languages now (fail fast on bad files); models load later."""
+        languages = load_registry(settings.languages_file, settings.languages)
+        return cls(
+            settings=settings,
+            corpus=load_corpus(settings.corpus_path),
+            languages=languages,
+            prompts=PromptCatalogue(settings.prompts_dir, languages),
+        )
 
     def load_models(self) -> None:
         t0 = time.perf_counter()

@@ -25,3 +25,15 @@ def answer_text(decision: Decision, matches: list[Match], top: Procedure | None)
     if decision is Decision.CLARIFY and matches:
         return clarify_text(matches)
     return OUT_OF_SCOPE_VI if matches else EMPTY_VI
+
+
+NOT_UNDERSTOOD_PROMPT = "sys-not-understood"
+
+
+def prompt_for(decision: Decision, matches: list[Match], top: Procedure | None) -> str:
+    """The audio prompt that speaks `answer_text`."""
+    if decision is Decision.ANSWER and top is not None:
+        return top.prompt_id
+    if decision is Decision.CLARIFY and matches:
+        return "sys-clarify"
+    return "sys-out-of-scope" if matches else NOT_UNDERSTOOD_PROMPT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.corpus import Document
@@ -13,6 +15,7 @@ class SearchRequest(BaseModel):
     text: str = Field(min_length=1, max_length=500, description="The citizen's question, typed or transcribed")
     limit: int = Field(5, ge=1, le=20)
     language: str = Field("vi", pattern=r"^[a-z]{2,3}$", description="Language for the answer")
+    channel: Literal["kiosk", "web", "ivr"] = Field("web", description="picks the answer audio format")
 
     @field_validator("text")
     @classmethod
@@ -35,7 +38,8 @@ class SearchResponse(BaseModel):
     matches: list[MatchOut]
     answer_text: str
     normalized_query: str
-    language: str
+    language: str = Field(description="language of the answer audio actually served (after fallback)")
+    answer_audio_url: str | None = Field(None, description="recorded or synthetic answer in the channel's format")
 
 
 class AsrInfo(BaseModel):
@@ -49,7 +53,6 @@ class QueryResponse(SearchResponse):
     transcript: str
     asr: AsrInfo
     channel: str
-    answer_audio_url: str | None = Field(None, description="recorded answer, once the prompt catalogue has one")
 
 
 class ProcedureOut(BaseModel):

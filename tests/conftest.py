@@ -91,7 +91,12 @@ def embedding_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def builtin_settings(prepared_models_dir: Path, embedding_cache_dir: Path) -> Settings:
-    return Settings(corpus_path=BUILTIN_CORPUS, models_dir=prepared_models_dir, data_dir=embedding_cache_dir)
+    # An empty prompt folder: answer audio is tested on its own (tests/test_prompts.py).
+    prompts = embedding_cache_dir / "no-prompts"
+    prompts.mkdir(exist_ok=True)
+    return Settings(
+        corpus_path=BUILTIN_CORPUS, models_dir=prepared_models_dir, data_dir=embedding_cache_dir, prompts_dir=prompts
+    )
 
 
 @pytest.fixture(scope="session")
