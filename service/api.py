@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import html
+import io
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -10,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import replies
@@ -19,7 +22,7 @@ from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.lookup import Lookup
 from service.matcher import Decision
-from service.prompts import AudioFormat, media_type, transcode
+from service.prompts import AudioFormat, CoverageStatus, coverage_rows, coverage_summary, media_type, transcode
 from service.schemas import (
     AsrInfo,
     ErrorBody,
@@ -150,6 +153,32 @@ def _empty_response(lookup: Lookup, language: str, channel: str) -> dict[str, ob
     }
 
 
+def _csv(rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()
+
+
+def _coverage_html(summary: dict[str, dict[str, dict[str, int]]], lookup: Lookup) -> str:
+    cells = []
+    for code, groups in summary.items():
+        lang = lookup.languages.get(code)
+        name = html.escape(f"{lang.name_vi} ({lang.name_native})" if lang else code)
+        for group in ("essential", "all"):
+            g = groups[group]
+            cells.append(
+                f"<tr><td>{name}</td><td>{group}</td><td>{g['human']}</td>"
+                f"<td>{g['synthetic']}</td><td>{g['missing']}</td></tr>"
+            )
+    return (
+        "<!doctype html><html lang=vi><meta charset=utf-8><title>Ghi âm câu trả lời</title>"
+        "<h1>Ghi âm câu trả lời theo ngôn ngữ</h1><table border=1 cellpadding=4>"
+        "<tr><th>Ngôn ngữ</th><th>Nhóm</th><th>Người đọc</th><th>Giọng máy</th><th>Chưa có</th></tr>"
+        + "".join(cells)
+        + "</table></html>"
+    )
+
+
 def _routes() -> APIRouter:
     router = APIRouter()
 
@@ -256,6 +285,49 @@ def _routes() -> APIRouter:
             ProcedureSummary(code=p.code, name=p.name, field=p.field, essential=p.essential)
             for p in rows[offset : offset + limit]
         ]
+
+    @router.get("/v1/prompts/coverage", responses={200: {"content": {"text/csv": {}, "text/html": {}}}})
+    def prompts_coverage(
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        format: Annotated[str, Query(pattern=r"^(json|csv|html)$")] = "json",
+    ) -> Response:
+        """Per language: answers recorded by a person, synthetic only, or missing; essential first."""
+        languages = [lang.code for lang in lookup.languages.enabled()]
+        rows = coverage_rows(lookup.prompts, lookup.corpus, languages)
+        if format == "csv":
+            header = ["prompt_id", "code", "name", "essential", *languages]
+            lines = [
+                [r.prompt_id, r.code, r.name, str(r.essential).lower(), *[r.status[x].value for x in languages]]
+                for r in rows
+            ]
+            return Response(_csv([header, *lines]), media_type="text/csv; charset=utf-8")
+        summary = coverage_summary(rows, languages)
+        if format == "html":
+            return HTMLResponse(_coverage_html(summary, lookup))
+        return JSONResponse({"languages": summary, "procedures": len(lookup.corpus.procedures)})
+
+    @router.get("/v1/prompts/worklist", responses={200: {"content": {"text/csv": {}}}})
+    def prompts_worklist(
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")],
+    ) -> Response:
+        """What remains to record by a person in `language`, with the Vietnamese text to translate."""
+        if lookup.languages.get(language) is None:
+            raise HTTPException(404, detail=f"unknown language {language!r}")
+        rows = [
+            r
+            for r in coverage_rows(lookup.prompts, lookup.corpus, [language])
+            if r.status[language] is not CoverageStatus.HUMAN
+        ]
+        lines = [["prompt_id", "code", "name", "essential", "status", "text_vi"]]
+        lines += [
+            [r.prompt_id, r.code, r.name, str(r.essential).lower(), r.status[language].value, r.text_vi] for r in rows
+        ]
+        return Response(
+            _csv(lines),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="worklist-{language}.csv"'},
+        )
 
     @router.get(
         "/v1/prompts/{language}/{prompt_id}",

@@ -232,3 +232,61 @@ def transcode(source: Path, fmt: AudioFormat, cache_dir: Path) -> Path:
     segment.export(tmp, format=container, parameters=params)
     tmp.replace(target)
     return target
+
+
+class CoverageStatus(StrEnum):
+    HUMAN = "human"
+    SYNTHETIC = "synthetic"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    prompt_id: str
+    code: str
+    name: str
+    essential: bool
+    text_vi: str
+    status: dict[str, CoverageStatus]
+
+
+def coverage_rows(catalogue: PromptCatalogue, corpus: Corpus, languages: list[str]) -> list[CoverageRow]:
+    """Recording status of every answer in each language (no fallback): essential first."""
+    have = {(r.language, r.prompt_id, r.synthetic) for r in catalogue.records()}
+
+    def status(lang: str, prompt_id: str) -> CoverageStatus:
+        if (lang, prompt_id, False) in have:
+            return CoverageStatus.HUMAN
+        if (lang, prompt_id, True) in have:
+            return CoverageStatus.SYNTHETIC
+        return CoverageStatus.MISSING
+
+    rows = [
+        CoverageRow(
+            p.prompt_id,
+            p.code,
+            p.name,
+            p.essential,
+            p.answer_vi,
+            {lang: status(lang, p.prompt_id) for lang in languages},
+        )
+        for p in corpus.procedures
+    ]
+    rows += [
+        CoverageRow(pid, "", kind.value, True, text, {lang: status(lang, pid) for lang in languages})
+        for pid, (kind, text) in SYSTEM_PROMPTS.items()
+    ]
+    return sorted(rows, key=lambda r: (not r.essential, r.code == "", r.code, r.prompt_id))
+
+
+def coverage_summary(rows: list[CoverageRow], languages: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+    """{language: {"all"|"essential": {human, synthetic, missing}}}."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for lang in languages:
+        groups: dict[str, dict[str, int]] = {g: {s.value: 0 for s in CoverageStatus} for g in ("all", "essential")}
+        for row in rows:
+            groups["all"][row.status[lang].value] += 1
+            if row.essential:
+                groups["essential"][row.status[lang].value] += 1
+        out[lang] = groups
+    return out

@@ -163,3 +163,42 @@ def test_http_delivery_and_answer_audio_url(synthesized, tmp_path):
         assert client.get("/v1/prompts/vi/p-1-001193?format=flac").status_code == 422
         bad = client.get("/v1/prompts/vi/..%2F..%2Fetc%2Fpasswd")
         assert bad.status_code in (404, 422) and "error" in bad.json()
+
+
+def test_coverage_and_worklist_on_a_fixture_catalogue(synthesized, tmp_path):
+    import csv
+    import io
+    import shutil
+
+    source_root, corpus_path = synthesized
+    root = tmp_path / "prompts"
+    shutil.copytree(source_root, root)
+    (root / HUMAN_MANIFEST).unlink(missing_ok=True)
+    sample = root / "vi" / "p-1-001193.tts.ogg"
+    _add_human(root, "hmn", "p-1-001193", sample)
+    _add_human(root, "vi", "p-1-000656", sample)
+    settings = Settings(
+        corpus_path=corpus_path, prompts_dir=root, data_dir=tmp_path, use_embeddings=False, asr_engine="none"
+    )
+    with TestClient(create_app(settings, load_models_in_background=False)) as client:
+        summary = client.get("/v1/prompts/coverage").json()["languages"]
+        # 2 procedures + 5 system prompts; all synthetic in vi except the human p-1-000656
+        assert summary["vi"]["all"] == {"human": 1, "synthetic": 6, "missing": 0}
+        assert summary["hmn"]["all"] == {"human": 1, "synthetic": 0, "missing": 6}
+        assert summary["tai"]["all"] == {"human": 0, "synthetic": 0, "missing": 7}
+        assert summary["vi"]["essential"]["human"] + summary["vi"]["essential"]["synthetic"] == 6  # 1 proc + 5 sys
+
+        rows = list(csv.reader(io.StringIO(client.get("/v1/prompts/coverage", params={"format": "csv"}).text)))
+        assert rows[0] == ["prompt_id", "code", "name", "essential", "vi", "hmn", "tai"]
+        assert rows[1][3] == "true"  # essential first
+        page = client.get("/v1/prompts/coverage", params={"format": "html"})
+        assert page.headers["content-type"].startswith("text/html") and "Lus Hmoob" in page.text
+
+        work = client.get("/v1/prompts/worklist", params={"language": "hmn"})
+        assert work.headers["content-type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(work.text)))
+        ids = [line[0] for line in lines[1:]]
+        assert "p-1-001193" not in ids and "p-1-000656" in ids and len(ids) == 6
+        assert lines[1][3] == "true" and lines[1][5]  # essential first, with the Vietnamese text to translate
+        assert client.get("/v1/prompts/worklist", params={"language": "zz"}).status_code == 404
+        assert client.get("/v1/prompts/worklist").status_code == 422
