@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import html
 import io
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -22,7 +26,18 @@ from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.lookup import Lookup
 from service.matcher import Decision
-from service.prompts import AudioFormat, CoverageStatus, coverage_rows, coverage_summary, media_type, transcode
+from service.prompts import (
+    SYSTEM_PROMPTS,
+    AudioFormat,
+    CoverageStatus,
+    PromptCatalogue,
+    PromptKind,
+    coverage_rows,
+    coverage_summary,
+    media_type,
+    transcode,
+)
+from service.recordings import restore_previous, store_recording
 from service.schemas import (
     AsrInfo,
     ErrorBody,
@@ -65,6 +80,18 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     _install_error_handlers(app)
     app.include_router(_routes())
     return app
+
+
+def require_admin(request: Request) -> None:
+    """Admin calls need `X-API-Key` (or `Authorization: Bearer`) whose SHA-256 matches the setting."""
+    expected = request.app.state.settings.admin_api_key_sha256
+    if not expected:
+        raise HTTPException(403, detail="admin endpoints are disabled (set TTHC_ADMIN_API_KEY_SHA256)")
+    key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if not key:
+        raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(hashlib.sha256(key.encode()).hexdigest(), expected):
+        raise HTTPException(403, detail="wrong API key")
 
 
 def get_lookup(request: Request) -> Lookup:
@@ -151,6 +178,18 @@ def _empty_response(lookup: Lookup, language: str, channel: str) -> dict[str, ob
         "language": served,
         "answer_audio_url": audio_url,
     }
+
+
+def _prompt_target(lookup: Lookup, language: str, prompt_id: str) -> tuple[PromptKind, str]:
+    """Only known languages and prompt ids are writable (also keeps paths inside the folder)."""
+    if lookup.languages.get(language) is None:
+        raise HTTPException(404, detail=f"unknown language {language!r}")
+    if prompt_id in SYSTEM_PROMPTS:
+        return SYSTEM_PROMPTS[prompt_id]
+    proc = next((p for p in lookup.corpus.procedures if p.prompt_id == prompt_id), None)
+    if proc is None:
+        raise HTTPException(404, detail=f"no procedure or system prompt with prompt_id {prompt_id!r}")
+    return PromptKind.ANSWER, proc.answer_vi
 
 
 def _csv(rows: list[list[str]]) -> str:
@@ -357,6 +396,59 @@ def _routes() -> APIRouter:
         if request.headers.get("if-none-match") == headers["ETag"]:
             return Response(status_code=304, headers=headers)
         return FileResponse(path, media_type=media_type(format), headers=headers)
+
+    @router.put(
+        "/v1/admin/prompts/{language}/{prompt_id}",
+        dependencies=[Depends(require_admin)],
+        responses={
+            400: {"model": ErrorBody},
+            401: {"model": ErrorBody},
+            403: {"model": ErrorBody},
+            404: {"model": ErrorBody},
+            413: {"model": ErrorBody},
+            415: {"model": ErrorBody},
+        },
+    )
+    async def upload_prompt(
+        request: Request,
+        language: Annotated[str, Path(pattern=r"^[a-z]{2,3}$")],
+        prompt_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        recorded_by: Annotated[str, Query(min_length=1, max_length=100)] = "unknown",
+    ) -> dict[str, object]:
+        """Upload a human recording (any common format, multipart `audio` or raw body)."""
+        kind, text = _prompt_target(lookup, language, prompt_id)
+        data, content_type = await read_audio_upload(request, 50 * 2**20)
+        record = await anyio.to_thread.run_sync(
+            partial(
+                store_recording,
+                lookup.settings.prompts_dir,
+                language,
+                prompt_id,
+                kind,
+                text,
+                data,
+                content_type,
+                recorded_by,
+            )
+        )
+        lookup.prompts = PromptCatalogue(lookup.settings.prompts_dir, lookup.languages)
+        return record.model_dump()
+
+    @router.delete("/v1/admin/prompts/{language}/{prompt_id}", dependencies=[Depends(require_admin)])
+    def delete_prompt(
+        language: Annotated[str, Path(pattern=r"^[a-z]{2,3}$")],
+        prompt_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+    ) -> dict[str, object]:
+        """Undo the last upload: the previous recording is restored, or the prompt falls back."""
+        _prompt_target(lookup, language, prompt_id)
+        try:
+            restored = restore_previous(lookup.settings.prompts_dir, language, prompt_id)
+        except KeyError as exc:
+            raise HTTPException(404, detail=str(exc.args[0])) from exc
+        lookup.prompts = PromptCatalogue(lookup.settings.prompts_dir, lookup.languages)
+        return {"restored": restored.model_dump() if restored else None}
 
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:

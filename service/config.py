@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_audio_bytes: int = 10 * 2**20
     max_audio_seconds: float = 30.0
 
+    # Admin endpoints: SHA-256 (hex) of the API key; unset disables them.
+    admin_api_key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -227,10 +227,17 @@ def transcode(source: Path, fmt: AudioFormat, cache_dir: Path) -> Path:
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{key}.tmp"
-    segment = AudioSegment.from_file(source).set_channels(1).set_frame_rate(rate).set_sample_width(2)
-    segment.export(tmp, format=container, parameters=params)
-    tmp.replace(target)
+    # A private scratch name per call: concurrent first requests for one prompt each finish
+    # their own file, and the rename (atomic) lets either win with identical content.
+    fd, scratch = tempfile.mkstemp(prefix=f".{key}.", dir=cache_dir)
+    os.close(fd)
+    tmp = Path(scratch)
+    try:
+        segment = AudioSegment.from_file(source).set_channels(1).set_frame_rate(rate).set_sample_width(2)
+        segment.export(tmp, format=container, parameters=params)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
 
 
