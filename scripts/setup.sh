@@ -23,3 +23,6 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/pip install -q "torch==2.13.0"
 .venv/bin/pip install -q -e ".[dev]"
 .venv/bin/tthc-voice models prepare
+# Vietnamese answers speak from day one: espeak-ng renders every answer (marked synthetic);
+# unchanged answers are skipped on later runs.
+.venv/bin/tthc-voice prompts synthesize
