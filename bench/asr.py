@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT.parent / "shared" / "speech" / "manifest.jsonl"
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port  # noqa: E402
 from service.asr import VoskTranscriber, WhisperTranscriber  # noqa: E402
 from service.audio import decode_audio  # noqa: E402
 from service.model_prepare import packaged_vosk_model, prepare_whisper_model  # noqa: E402
@@ -44,12 +44,6 @@ SENTENCES = [
     "bố tôi mất hôm qua tôi cần đăng ký khai tử ở đâu và mất bao lâu",
     "tôi muốn đăng ký tạm trú cho gia đình khi chuyển đến thuê nhà ở xã này",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clips(n: int, tmp: Path) -> list[bytes]:

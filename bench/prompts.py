@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,14 +23,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port  # noqa: E402
 from service.corpus import Corpus, load_corpus  # noqa: E402
 from service.prompts import AudioFormat, synthesize_vietnamese  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ttfb(client: httpx.Client, url: str) -> tuple[float, int]:

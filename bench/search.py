@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,13 +24,11 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port  # noqa: E402
+
 SHARED = ROOT.parent / "shared"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(corpus: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str, float]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+import socket
 import subprocess
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -19,3 +23,20 @@ def espeak(text: str, path: Path, voice: str = "vi", speed: int = 130) -> Path:
 def convert(src: Path, dst: Path, *args: str) -> Path:
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(src), *args, str(dst)], check=True)
     return dst
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
+    """Mono 16-bit WAV from int16 samples."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

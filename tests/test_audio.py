@@ -1,13 +1,12 @@
 import math
 import struct
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from service.audio import AudioError, AudioTooLargeError, UnsupportedAudioError, decode_audio, parse_content_type
-from tests.speech import convert, espeak
+from tests.speech import convert, espeak, wav_bytes
 
 
 @pytest.fixture(scope="module")
@@ -49,23 +48,11 @@ def test_raw_pcm_with_declared_rate_and_telephone_rate(speech_wav, tmp_path):
         decode_audio(raw8k.read_bytes(), "audio/L16")
 
 
-def _wav(samples: np.ndarray, rate: int = 16000) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype("<i2").tobytes())
-    return buf.getvalue()
-
-
 def test_every_bad_input_class_has_its_status(speech_wav):
     good = speech_wav.read_bytes()
     cases = [
         (b"", AudioError, 400, "empty"),
-        (_wav(np.zeros(16000, np.int16)), AudioError, 400, "silent"),
+        (wav_bytes(np.zeros(16000, np.int16)), AudioError, 400, "silent"),
         (b"this is not audio at all" * 50, AudioError, 400, "could not be decoded"),
         (good[:200], AudioError, 400, "truncated"),
     ]
@@ -81,7 +68,7 @@ def test_every_bad_input_class_has_its_status(speech_wav):
     assert info.value.status_code == 413
     tone = (8000 * np.sin(np.arange(16000 * 5) * 2 * math.pi * 440 / 16000)).astype(np.int16)
     with pytest.raises(AudioTooLargeError, match="limit is 2 s"):
-        decode_audio(_wav(tone), "audio/wav", max_seconds=2)
+        decode_audio(wav_bytes(tone), "audio/wav", max_seconds=2)
     with pytest.raises(AudioError, match="16-bit"):
         decode_audio(b"\x00\x01\x02", "audio/L16; rate=16000")
 

@@ -1,7 +1,6 @@
 """Admin upload of human recordings: auth, validation of each bad-input class, versions, atomicity."""
 
 import hashlib
-import io
 import shutil
 import threading
 import wave
@@ -13,19 +12,9 @@ from fastapi.testclient import TestClient
 from service.api import create_app
 from service.config import Settings
 from tests.conftest import SMALL_CORPUS, write_jsonl
-from tests.speech import espeak
+from tests.speech import espeak, wav_bytes
 
 KEY = "province-secret-key"
-
-
-def _wav(samples: np.ndarray, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ def speech(tmp_path_factory) -> bytes:
         rate = w.getframerate()
         samples = np.frombuffer(w.readframes(w.getnframes()), "<i2")
     pad = np.zeros(rate, np.int16)
-    return _wav(np.concatenate([pad, samples, pad]), rate)
+    return wav_bytes(np.concatenate([pad, samples, pad]), rate)
 
 
 def put(client, data, lang="hmn", prompt="p-1-001193", key=KEY, ctype="audio/wav"):
@@ -106,10 +95,10 @@ def test_upload_cleans_stores_and_serves(client, speech):
 @pytest.mark.parametrize(
     ("make", "words"),
     [
-        (lambda: _wav(np.zeros(16000 * 2, np.int16)), "silent"),
-        (lambda: _wav((3000 * np.sin(np.arange(3200) / 5)).astype(np.int16)), "only 0.20 s"),
-        (lambda: _wav((3000 * np.sin(np.arange(16000 * 121) / 5)).astype(np.int16)), "limit"),
-        (lambda: _wav(np.where(np.arange(32000) % 2 == 0, 32767, -32768).astype(np.int16)), "clipped"),
+        (lambda: wav_bytes(np.zeros(16000 * 2, np.int16)), "silent"),
+        (lambda: wav_bytes((3000 * np.sin(np.arange(3200) / 5)).astype(np.int16)), "only 0.20 s"),
+        (lambda: wav_bytes((3000 * np.sin(np.arange(16000 * 121) / 5)).astype(np.int16)), "limit"),
+        (lambda: wav_bytes(np.where(np.arange(32000) % 2 == 0, 32767, -32768).astype(np.int16)), "clipped"),
         (lambda: b"garbage" * 100, "could not be decoded"),
     ],
 )

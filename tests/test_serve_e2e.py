@@ -1,7 +1,6 @@
 """End to end: `tthc-voice serve` as a real uvicorn process, queried over loopback HTTP."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,17 +8,13 @@ import time
 import httpx
 import pytest
 
+from tests.speech import free_port
+
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_subprocess_answers_over_http(builtin_settings):
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         TTHC_CORPUS_PATH=str(builtin_settings.corpus_path),

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,19 +15,13 @@ from websockets.sync.client import connect
 
 from service.model_prepare import packaged_vosk_model
 from tests.conftest import BUILTIN_CORPUS
-from tests.speech import convert, espeak
+from tests.speech import convert, espeak, free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(env_extra: dict[str, str], tmp: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, TTHC_CORPUS_PATH=str(BUILTIN_CORPUS), TTHC_DATA_DIR=str(tmp), **env_extra)
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
