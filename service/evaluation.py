@@ -128,15 +128,15 @@ def fit_confidence(
     for q in questions:
         if q.codes and not known & set(q.codes):
             continue
-        scores = matcher.method_scores(normalize(q.question), method)
-        first, second = np.argsort(-scores, kind="stable")[:2]
-        coverage = matcher.vocabulary_coverage(normalize(q.question))
-        feats.append([float(scores[first]), float(scores[first] - scores[second]), coverage])
-        target.append(1.0 if q.codes and q.expected != "apologize" and codes_of[first] in q.codes else 0.0)
+        text = normalize(q.question)
+        scores = matcher.method_scores(text, method)
+        feats.append(list(matcher.confidence_features(text, scores)))
+        first = codes_of[int(np.argmax(scores))]
+        target.append(1.0 if q.codes and q.expected != "apologize" and first in q.codes else 0.0)
     x = np.c_[np.asarray(feats), np.ones(len(feats))]
     y = np.asarray(target)
     w = np.zeros(4)
-    for _ in range(iterations):  # plain gradient descent: three parameters, convex loss
+    for _ in range(iterations):  # plain gradient descent: four parameters, convex loss
         p = 1.0 / (1.0 + np.exp(-(x @ w)))
         w -= 5.0 * x.T @ (p - y) / len(y)
     names = ("top_weight", "margin_weight", "coverage_weight", "bias")

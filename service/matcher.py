@@ -151,6 +151,13 @@ class Matcher:
         pairs = word_pairs(strip_question_words(text.folded))
         return len(pairs & self._vocabulary) / len(pairs) if pairs else 1.0
 
+    def confidence_features(self, text: NormalizedText, scores: np.ndarray) -> tuple[float, float, float]:
+        """(top score, its margin over the runner-up, vocabulary coverage): what the link reads."""
+        first, second = np.argsort(-scores, kind="stable")[:2] if len(scores) > 1 else (0, None)
+        top = float(scores[first])
+        runner_up = float(scores[second]) if second is not None else 0.0
+        return top, top - runner_up, self.vocabulary_coverage(text)
+
     def confidence(self, top: float, second: float, coverage: float = 1.0) -> float:
         p = self.params
         z = p.top_weight * top + p.margin_weight * (top - second) + p.coverage_weight * coverage + p.bias
@@ -170,8 +177,8 @@ class Matcher:
             return SearchResult(Decision.OUT_OF_SCOPE, 0.0, [], text)
         scores = self.method_scores(text, method)
         order = np.argsort(-scores, kind="stable")[: max(limit, clarify_max, 2)]
-        top, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else 0.0
-        conf = self.confidence(top, second, self.vocabulary_coverage(text))
+        top, margin, coverage = self.confidence_features(text, scores)
+        conf = self.confidence(top, top - margin, coverage)
         matches = [Match(self.procedures[i], float(scores[i])) for i in order[:limit]]
         if conf >= answer_min:
             decision = Decision.ANSWER
