@@ -17,6 +17,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,21 +27,25 @@ from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.lookup import Lookup
 from service.matcher import Decision
+from service.pages import pages_router
 from service.prompts import (
-    SYSTEM_PROMPTS,
     AudioFormat,
     CoverageStatus,
     PromptCatalogue,
     PromptKind,
     coverage_rows,
     coverage_summary,
+    language_prompt_id,
     media_type,
+    prompt_texts,
     transcode,
 )
 from service.recordings import restore_previous, store_recording
 from service.schemas import (
+    AnswerOut,
     AsrInfo,
     ErrorBody,
+    LanguageOut,
     MatchOut,
     ProcedureOut,
     ProcedureSummary,
@@ -77,8 +82,18 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.state.settings = settings
     app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
     app.state.active_streams = 0
+    if settings.cors_origins:
+        # Browsers on the province's portal call the API through the widget; nobody else may.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=3600,
+        )
     _install_error_handlers(app)
     app.include_router(_routes())
+    app.include_router(pages_router())
     return app
 
 
@@ -184,12 +199,10 @@ def _prompt_target(lookup: Lookup, language: str, prompt_id: str) -> tuple[Promp
     """Only known languages and prompt ids are writable (also keeps paths inside the folder)."""
     if lookup.languages.get(language) is None:
         raise HTTPException(404, detail=f"unknown language {language!r}")
-    if prompt_id in SYSTEM_PROMPTS:
-        return SYSTEM_PROMPTS[prompt_id]
-    proc = next((p for p in lookup.corpus.procedures if p.prompt_id == prompt_id), None)
-    if proc is None:
+    target = prompt_texts(lookup.corpus, lookup.languages).get(prompt_id)
+    if target is None:
         raise HTTPException(404, detail=f"no procedure or system prompt with prompt_id {prompt_id!r}")
-    return PromptKind.ANSWER, proc.answer_vi
+    return target
 
 
 def _csv(rows: list[list[str]]) -> str:
@@ -295,6 +308,46 @@ def _routes() -> APIRouter:
                 rtf=round(transcript.rtf, 4),
             ),
             channel=channel,
+        )
+
+    @router.get("/v1/languages", response_model=list[LanguageOut])
+    def languages(
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "web",
+    ) -> list[LanguageOut]:
+        """Enabled answer languages, default first, each with the audio of its own name."""
+        out = []
+        for lang in lookup.languages.enabled():
+            _, url = _answer_audio(lookup, language_prompt_id(lang.code), lang.code, channel)
+            out.append(
+                LanguageOut(code=lang.code, name_vi=lang.name_vi, name_native=lang.name_native, name_audio_url=url)
+            )
+        default = lookup.settings.languages[0]
+        return sorted(out, key=lambda lang: lang.code != default)
+
+    @router.get("/v1/answers/{code}", response_model=AnswerOut, responses={404: {"model": ErrorBody}})
+    def answer(
+        code: Annotated[str, Path(pattern=r"^\d{1,2}\.\d{6}$", description="Procedure code, e.g. 1.001193")],
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
+        channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "web",
+    ) -> AnswerOut:
+        """A procedure's answer text and audio, for a touched tile or a chosen clarification."""
+        _check_language(lookup, language)
+        proc = lookup.corpus.by_code().get(code)
+        if proc is None:
+            raise HTTPException(404, detail=f"no procedure with code {code}")
+        served, url = _answer_audio(lookup, proc.prompt_id, language, channel)
+        return AnswerOut(
+            code=proc.code,
+            name=proc.name,
+            field=proc.field,
+            agency=proc.agency,
+            processing_time=proc.processing_time,
+            fee=proc.fee,
+            answer_text=proc.answer_vi,
+            language=served,
+            answer_audio_url=url,
         )
 
     @router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses={404: {"model": ErrorBody}})
@@ -459,9 +512,15 @@ def _routes() -> APIRouter:
 
 
 def _query_body(
-    lookup: Lookup, text: str, engine: str, confidence: float, duration: float, elapsed: float, channel: str
+    lookup: Lookup,
+    text: str,
+    engine: str,
+    confidence: float,
+    duration: float,
+    elapsed: float,
+    channel: str,
+    language: str,
 ) -> dict[str, object]:
-    language = lookup.settings.languages[0]
     found = (
         _search_response(lookup, text, 5, language, channel).model_dump()
         if text.strip()

@@ -122,9 +122,11 @@ def _cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_synthesize(args: argparse.Namespace, settings: Settings) -> int:
     from service.corpus import load_corpus
+    from service.languages import load_registry
     from service.prompts import synthesize_vietnamese
 
-    made, kept = synthesize_vietnamese(load_corpus(settings.corpus_path), settings.prompts_dir)
+    registry = load_registry(settings.languages_file, settings.languages)
+    made, kept = synthesize_vietnamese(load_corpus(settings.corpus_path), settings.prompts_dir, registry)
     print(f"synthetic Vietnamese prompts: {made} made, {kept} unchanged, in {settings.prompts_dir / 'vi'}")
     return 0
 

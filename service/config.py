@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     # Admin endpoints: SHA-256 (hex) of the API key; unset disables them.
     admin_api_key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
+    # Channels.
+    cors_origins: list[str] = Field(
+        default_factory=list, description="portal origins allowed to call the API from a browser (widget)"
+    )
+    kiosk_idle_seconds: int = Field(60, ge=5, le=3600, description="kiosk clears itself after this long untouched")
+    audiosocket_port: int | None = Field(None, description="Asterisk AudioSocket server port; unset disables it")
+    audiosocket_host: str = "127.0.0.1"
+    ivr_max_calls: int = Field(20, ge=1, description="calls at once; more hear 'busy' and are hung up")
+    ivr_playback_speed: float = Field(
+        1.0, ge=0.0, le=16.0, description="prompt pacing vs real time; 0 sends without pacing (tests)"
+    )
+    ivr_no_input_seconds: float = Field(8.0, gt=0, description="silence after the beep before re-asking")
+    ivr_max_utterance_seconds: float = Field(15.0, gt=0)
+    ivr_max_turns: int = Field(6, ge=1, description="questions per call before goodbye")
+
     host: str = "127.0.0.1"
     port: int = 8000
 

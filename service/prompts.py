@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 from pydub import AudioSegment
 
 from service.corpus import Corpus
-from service.languages import LanguageRegistry
+from service.importer import clip, short_name
+from service.languages import DEFAULT_LANGUAGES, LanguageRegistry
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ class PromptKind(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"
     LANGUAGE_MENU = "language_menu"
     GREETING = "greeting"
+    TITLE = "title"  # a procedure's short name, read out as a choice when the service asks back
+    LANGUAGE_NAME = "language_name"  # a language saying its own name (kiosk picker, IVR menu)
+    SYSTEM = "system"  # telephone glue: key presses, goodbye, busy
 
 
 # System prompts every language needs, with the Vietnamese text a voice talent translates.
@@ -56,7 +60,35 @@ SYSTEM_PROMPTS: dict[str, tuple[PromptKind, str]] = {
         PromptKind.LANGUAGE_MENU,
         "Tiếng Việt, bấm phím một. Tiếng H'Mông, bấm phím hai. Tiếng Thái, bấm phím ba.",
     ),
+    "sys-choose-language": (PromptKind.SYSTEM, "Xin chào. Xin chọn ngôn ngữ."),
+    "sys-ask-again": (PromptKind.SYSTEM, "Bà con muốn hỏi thủ tục khác, xin nói sau tiếng bíp."),
+    "sys-goodbye": (PromptKind.SYSTEM, "Cảm ơn bà con đã gọi. Chào tạm biệt."),
+    "sys-busy": (PromptKind.SYSTEM, "Hệ thống đang bận. Bà con vui lòng gọi lại sau ít phút."),
+    **{
+        f"sys-press-{digit}": (PromptKind.SYSTEM, f"bấm phím {word}.")
+        for digit, word in enumerate(["không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín"])
+    },
 }
+
+
+def title_prompt_id(prompt_id: str) -> str:
+    return f"{prompt_id}-title"
+
+
+def language_prompt_id(code: str) -> str:
+    return f"lang-{code}"
+
+
+def prompt_texts(corpus: Corpus, registry: LanguageRegistry) -> dict[str, tuple[PromptKind, str]]:
+    """Every prompt the service can play, with the Vietnamese text it speaks (what talents translate)."""
+    texts: dict[str, tuple[PromptKind, str]] = {}
+    for proc in corpus.procedures:
+        texts[proc.prompt_id] = (PromptKind.ANSWER, proc.answer_vi)
+        texts[title_prompt_id(proc.prompt_id)] = (PromptKind.TITLE, clip(short_name(proc.name), 90))
+    texts.update(SYSTEM_PROMPTS)
+    for lang in registry.enabled():
+        texts[language_prompt_id(lang.code)] = (PromptKind.LANGUAGE_NAME, lang.name_vi)
+    return texts
 
 
 class PromptRecord(BaseModel):
@@ -172,15 +204,16 @@ def _render(text: str, target: Path, voice: str, rate: int) -> float:
     return duration
 
 
-def synthesize_vietnamese(corpus: Corpus, root: Path, voice: str = "vi", rate: int = 140) -> tuple[int, int]:
-    """Render every answer_vi and system prompt with espeak-ng into audio_prompts/vi/*.tts.ogg.
+def synthesize_vietnamese(
+    corpus: Corpus, root: Path, registry: LanguageRegistry | None = None, voice: str = "vi", rate: int = 140
+) -> tuple[int, int]:
+    """Render every prompt text with espeak-ng into audio_prompts/vi/*.tts.ogg.
 
     Unchanged texts are skipped (the manifest keeps each text). Returns (made, kept).
     """
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-    texts = {p.prompt_id: (PromptKind.ANSWER, p.answer_vi) for p in corpus.procedures}
-    texts.update(SYSTEM_PROMPTS)
+    texts = prompt_texts(corpus, registry or LanguageRegistry(languages=DEFAULT_LANGUAGES))
     previous = {r.prompt_id: r for r in _read_manifest(root / SYNTHETIC_MANIFEST) if r.language == "vi"}
     (root / "vi").mkdir(parents=True, exist_ok=True)
     kept: list[PromptRecord] = []
@@ -258,7 +291,10 @@ class CoverageRow:
 
 
 def coverage_rows(catalogue: PromptCatalogue, corpus: Corpus, languages: list[str]) -> list[CoverageRow]:
-    """Recording status of every answer in each language (no fallback): essential first."""
+    """Recording status of every prompt in each language (no fallback): essential first.
+
+    Answers and titles of essential procedures, system prompts and language names count as essential.
+    """
     have = {(r.language, r.prompt_id, r.synthetic) for r in catalogue.records()}
 
     def status(lang: str, prompt_id: str) -> CoverageStatus:
@@ -268,21 +304,13 @@ def coverage_rows(catalogue: PromptCatalogue, corpus: Corpus, languages: list[st
             return CoverageStatus.SYNTHETIC
         return CoverageStatus.MISSING
 
-    rows = [
-        CoverageRow(
-            p.prompt_id,
-            p.code,
-            p.name,
-            p.essential,
-            p.answer_vi,
-            {lang: status(lang, p.prompt_id) for lang in languages},
-        )
-        for p in corpus.procedures
-    ]
-    rows += [
-        CoverageRow(pid, "", kind.value, True, text, {lang: status(lang, pid) for lang in languages})
-        for pid, (kind, text) in SYSTEM_PROMPTS.items()
-    ]
+    by_prompt = {p.prompt_id: p for p in corpus.procedures}
+    by_title = {title_prompt_id(p.prompt_id): p for p in corpus.procedures}
+    rows = []
+    for pid, (kind, text) in prompt_texts(corpus, catalogue.registry).items():
+        proc = by_prompt.get(pid) or by_title.get(pid)
+        code, name, essential = (proc.code, proc.name, proc.essential) if proc else ("", kind.value, True)
+        rows.append(CoverageRow(pid, code, name, essential, text, {lang: status(lang, pid) for lang in languages}))
     return sorted(rows, key=lambda r: (not r.essential, r.code == "", r.code, r.prompt_id))
 
 

@@ -80,6 +80,27 @@ class ProcedureSummary(BaseModel):
     essential: bool
 
 
+class LanguageOut(BaseModel):
+    code: str
+    name_vi: str
+    name_native: str
+    name_audio_url: str | None = Field(description="the language saying its own name (falls back to Vietnamese)")
+
+
+class AnswerOut(BaseModel):
+    """One procedure's spoken answer: what a kiosk tile or a clarification choice shows and plays."""
+
+    code: str
+    name: str
+    field: str
+    agency: str
+    processing_time: str | None
+    fee: str | None
+    answer_text: str
+    language: str
+    answer_audio_url: str | None
+
+
 class ErrorBody(BaseModel):
     error: str
     detail: object | None = None

@@ -91,7 +91,7 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
         return
     app_state.active_streams += 1
     engine = lookup.transcriber
-    rate, phrase_list, channel = settings.stream_default_rate, None, "ivr"
+    rate, phrase_list, channel, language = settings.stream_default_rate, None, "ivr", settings.languages[0]
     session: StreamSession | None = None
     finals: list[dict[str, Any]] = []
     elapsed = 0.0
@@ -146,6 +146,8 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                 phrase_list = [str(p) for p in phrases] if isinstance(phrases, list) else None
                 if isinstance(config.get("channel"), str) and config["channel"] in ("kiosk", "web", "ivr"):
                     channel = config["channel"]
+                if config.get("language") in settings.languages:
+                    language = config["language"]
                 session = None
                 continue
             if "eof" in control or "reset" in control:
@@ -159,7 +161,9 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                     words = [w for f in finals for w in f.get("result", [])]
                     confidence = sum(float(w.get("conf", 0)) for w in words) / len(words) if words else 0.0
                     body = await anyio.to_thread.run_sync(
-                        partial(query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel)
+                        partial(
+                            query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel, language
+                        )
                     )
                     await websocket.send_json({"match": body})
                     await websocket.close()

@@ -111,6 +111,10 @@ class UtteranceStreamSession:
         tail = self._resample(b"", last=True)
         if len(tail):
             self._buffer.append(tail)
+        if not self._heard_speech:
+            # Only silence since the last utterance: Whisper would hallucinate words into it.
+            self._buffer, self._silent_run = [], 0.0
+            return {"text": ""}
         return self._decode()
 
 

@@ -60,8 +60,10 @@ def synthesized(tmp_path_factory) -> tuple[Path, Path]:
     corpus_path = write_jsonl(tmp / "procedures.jsonl", SMALL_CORPUS[:2])
     root = tmp / "audio_prompts"
     made, kept = synthesize_vietnamese(load_corpus(corpus_path), root)
-    assert (made, kept) == (7, 0)  # 2 answers + 5 system prompts
-    assert synthesize_vietnamese(load_corpus(corpus_path), root) == (0, 7)  # unchanged texts are kept
+    # 2 answers + 2 titles + 19 system prompts (5 spoken replies, 4 telephone phrases, keys 0-9)
+    # + 3 language names (vi, hmn, tai)
+    assert (made, kept) == (26, 0)
+    assert synthesize_vietnamese(load_corpus(corpus_path), root) == (0, 26)  # unchanged texts are kept
     return root, corpus_path
 
 
@@ -182,11 +184,12 @@ def test_coverage_and_worklist_on_a_fixture_catalogue(synthesized, tmp_path):
     )
     with TestClient(create_app(settings, load_models_in_background=False)) as client:
         summary = client.get("/v1/prompts/coverage").json()["languages"]
-        # 2 procedures + 5 system prompts; all synthetic in vi except the human p-1-000656
-        assert summary["vi"]["all"] == {"human": 1, "synthetic": 6, "missing": 0}
-        assert summary["hmn"]["all"] == {"human": 1, "synthetic": 0, "missing": 6}
-        assert summary["tai"]["all"] == {"human": 0, "synthetic": 0, "missing": 7}
-        assert summary["vi"]["essential"]["human"] + summary["vi"]["essential"]["synthetic"] == 6  # 1 proc + 5 sys
+        # 26 prompts; all synthetic in vi except the human p-1-000656
+        assert summary["vi"]["all"] == {"human": 1, "synthetic": 25, "missing": 0}
+        assert summary["hmn"]["all"] == {"human": 1, "synthetic": 0, "missing": 25}
+        assert summary["tai"]["all"] == {"human": 0, "synthetic": 0, "missing": 26}
+        # essential: answer + title of the essential procedure, 19 system prompts, 3 language names
+        assert summary["vi"]["essential"]["human"] + summary["vi"]["essential"]["synthetic"] == 24
 
         rows = list(csv.reader(io.StringIO(client.get("/v1/prompts/coverage", params={"format": "csv"}).text)))
         assert rows[0] == ["prompt_id", "code", "name", "essential", "vi", "hmn", "tai"]
@@ -198,7 +201,7 @@ def test_coverage_and_worklist_on_a_fixture_catalogue(synthesized, tmp_path):
         assert work.headers["content-type"].startswith("text/csv")
         lines = list(csv.reader(io.StringIO(work.text)))
         ids = [line[0] for line in lines[1:]]
-        assert "p-1-001193" not in ids and "p-1-000656" in ids and len(ids) == 6
+        assert "p-1-001193" not in ids and "p-1-000656" in ids and "lang-hmn" in ids and len(ids) == 25
         assert lines[1][3] == "true" and lines[1][5]  # essential first, with the Vietnamese text to translate
         assert client.get("/v1/prompts/worklist", params={"language": "zz"}).status_code == 404
         assert client.get("/v1/prompts/worklist").status_code == 422

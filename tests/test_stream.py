@@ -1,49 +1,18 @@
 """WebSocket /v1/stream: the vosk-server protocol with a real client over a real uvicorn server."""
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
-import httpx
 import pytest
 from websockets.sync.client import connect
 
 from service.model_prepare import packaged_vosk_model
 from tests.conftest import BUILTIN_CORPUS
-from tests.speech import convert, espeak, free_port
+from tests.server import live_server
+from tests.speech import convert, espeak
 
 pytestmark = pytest.mark.slow
-
-
-def _serve(env_extra: dict[str, str], tmp: Path) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, TTHC_CORPUS_PATH=str(BUILTIN_CORPUS), TTHC_DATA_DIR=str(tmp), **env_extra)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("server did not become ready")
-        yield f"ws://127.0.0.1:{port}/v1/stream"
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +22,10 @@ def vosk_url(tmp_path_factory) -> Iterator[str]:
         "TTHC_ASR_ENGINE": "vosk",
         "TTHC_VOSK_MODEL": str(packaged_vosk_model()),
         "TTHC_MAX_STREAMS": "3",
+        "TTHC_CORPUS_PATH": str(BUILTIN_CORPUS),
     }
-    yield from _serve(env, tmp_path_factory.mktemp("ws"))
+    with live_server(env, tmp_path_factory.mktemp("ws")) as base:
+        yield base.replace("http://", "ws://") + "/v1/stream"
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +146,22 @@ def test_whisper_decodes_each_utterance_behind_the_same_protocol(builtin_client,
     assert len(texts) == 2, finals  # one result per utterance
     assert match["asr"]["engine"] == "whisper" and match["channel"] == "web"
     assert match["transcript"] == " ".join(texts)
+
+
+def test_whisper_stream_ignores_trailing_silence(builtin_client, tmp_path):
+    """Silence after the last pause must not reach Whisper, which would invent words for it."""
+    wav = espeak("đăng ký kết hôn", tmp_path / "q.wav", speed=120)
+    pcm = convert(wav, tmp_path / "q.raw", "-f", "s16le", "-ar", "16000", "-ac", "1").read_bytes()
+    finals = []
+    with builtin_client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"config": {"sample_rate": 16000, "language": "hmn"}}))
+        for frame in _frames(pcm + bytes(2 * 16000 * 3), 3200):  # speech, then 3 s of silence
+            ws.send_bytes(frame)
+            reply = json.loads(ws.receive_text())
+            if "text" in reply:
+                finals.append(reply)
+        ws.send_text('{"eof": 1}')
+        finals.append(json.loads(ws.receive_text()))
+        match = json.loads(ws.receive_text())["match"]
+    assert [bool(f["text"]) for f in finals] == [True, False], finals
+    assert match["transcript"] == finals[0]["text"]

@@ -1,0 +1,301 @@
+"""Kiosk page and portal widget, used the way people use them: headless Chromium with a fake
+microphone that plays real speech (espeak-ng Vietnamese), against a real uvicorn server.
+
+Screenshots land in build/test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.config import PROJECT_ROOT
+from service.corpus import load_corpus
+from service.pages import STATIC_DIR
+from service.prompts import synthesize_vietnamese
+from tests.conftest import SMALL_CORPUS, write_jsonl
+from tests.server import live_server
+from tests.speech import espeak, free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """A small corpus with its prompts really synthesised (answers, titles, system, language names)."""
+    root = tmp_path_factory.mktemp("site")
+    corpus = write_jsonl(root / "procedures.jsonl", SMALL_CORPUS)
+    synthesize_vietnamese(load_corpus(corpus), root / "prompts")
+    return root
+
+
+def _env(site: Path, **extra: str) -> dict[str, str]:
+    return {
+        "TTHC_CORPUS_PATH": str(site / "procedures.jsonl"),
+        "TTHC_PROMPTS_DIR": str(site / "prompts"),
+        "TTHC_USE_EMBEDDINGS": "false",
+        "TTHC_ASR_ENGINE": "whisper",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def portal_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def service(site, portal_port, tmp_path_factory) -> Iterator[str]:
+    cors = f'["http://localhost:{portal_port}"]'
+    with live_server(_env(site, TTHC_CORS_ORIGINS=cors), tmp_path_factory.mktemp("web")) as base:
+        yield base
+
+
+def _speech(text: str, path: Path) -> Path:
+    """Chromium's fake microphone reads a 16-bit WAV: speech with silence around it."""
+    raw = espeak(text, path.with_suffix(".raw.wav"), speed=110)
+    subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(path), "pad", "0.5", "1.5"], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def birth_question(tmp_path_factory) -> Path:
+    return _speech("đăng ký khai sinh cho con", tmp_path_factory.mktemp("mic") / "khai-sinh.wav")
+
+
+def _browser(playwright, wav: Path | None = None):
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    args = list(BROWSER_ARGS)
+    if wav is not None:
+        args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+
+
+@pytest.fixture
+def playwright():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _wait_played(page, fragment: str, element: str = "document.getElementById('player')") -> None:
+    page.wait_for_function(f"({element}.dataset.played || '').includes('{fragment}')", timeout=15_000)
+
+
+def _hold_button(page, selector: str, seconds: float) -> None:
+    box = page.locator(selector).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    time.sleep(seconds)
+    page.mouse.up()
+
+
+def test_kiosk_spoken_question_shows_and_plays_the_answer(service, birth_question, playwright):
+    browser = _browser(playwright, birth_question)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    audio_responses = []
+    page.on("response", lambda r: audio_responses.append(r) if "/v1/prompts/" in r.url else None)
+    page.goto(f"{service}/kiosk")
+    page.wait_for_selector("body[data-state=idle]")
+    assert page.locator(".lang .native").all_inner_texts() == ["Tiếng Việt", "Lus Hmoob", "Pák Tay"]
+    assert page.locator(".tile").count() == 1  # the one essential procedure of the small corpus
+    _shot(page, "kiosk-start")
+
+    _hold_button(page, "#ptt", 5.0)  # speak (the clip is 4.2 s), then release
+    settled = "body:is([data-state=answer], [data-state=clarify], [data-state=out_of_scope])"
+    page.wait_for_selector(settled, timeout=60_000)
+    heard = page.locator("#partial").inner_text()
+    assert page.locator("body").get_attribute("data-state") == "answer", f"heard {heard!r}"
+    page.wait_for_function("document.getElementById('player').dataset.played", timeout=15_000)
+    _shot(page, "kiosk-answer")
+
+    assert page.locator("body").get_attribute("data-code") == "1.001193"
+    assert "khai sinh" in page.locator("#answer-title").inner_text().lower()
+    assert page.locator("#heard").inner_text().startswith("Bà con hỏi:")
+    assert int(page.locator("#meter").get_attribute("data-peak")) > 10  # the level meter moved
+    played = page.locator("#player").get_attribute("data-played")
+    assert "/v1/prompts/vi/p-1-001193?format=wav16k" in played
+    answer_audio = [r for r in audio_responses if "p-1-001193" in r.url]
+    assert answer_audio and answer_audio[0].status in (200, 206)  # media elements ask for ranges
+    assert answer_audio[0].headers["content-type"] == "audio/wav"
+    # no layout overflow on the 1366x768 desk screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    browser.close()
+
+
+def test_kiosk_language_picker_speaks_names_and_answers_in_that_language(service, playwright):
+    browser = _browser(playwright)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{service}/kiosk")
+    page.wait_for_selector("body[data-state=idle]")
+    page.get_by_role("button", name="Lus Hmoob").click()
+    assert page.get_by_role("button", name="Lus Hmoob").get_attribute("aria-pressed") == "true"
+    # no H'Mông recording yet: its name falls back to the Vietnamese recording of "Tiếng H'Mông"
+    _wait_played(page, "lang-hmn")
+    page.locator(".tile").first.click()
+    page.wait_for_selector("body[data-state=answer]")
+    assert any("/v1/answers/1.001193?language=hmn&channel=kiosk" in u for u in requests)
+    _wait_played(page, "p-1-001193")
+    _shot(page, "kiosk-hmong")
+    browser.close()
+
+
+def test_kiosk_resets_after_idle_timeout(service, playwright):
+    browser = _browser(playwright)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{service}/kiosk?idle=2")
+    page.wait_for_selector("body[data-state=idle]")
+    page.get_by_role("button", name="Pák Tay").click()
+    page.locator(".tile").first.click()
+    page.wait_for_selector("body[data-state=answer]")
+    assert page.locator("#result").is_visible()
+    page.wait_for_selector("body[data-state=idle]", timeout=10_000)
+    assert not page.locator("#result").is_visible()
+    assert page.get_by_role("button", name="Tiếng Việt").get_attribute("aria-pressed") == "true"
+    browser.close()
+
+
+def test_kiosk_unsure_offers_big_choices_and_out_of_scope_is_spoken(site, birth_question, playwright, tmp_path):
+    # Thresholds that make every confident match a question back: the choices must appear.
+    env = _env(site, TTHC_ANSWER_MIN_CONFIDENCE="1.0", TTHC_CLARIFY_MIN_CONFIDENCE="0.0")
+    with live_server(env, tmp_path) as base:
+        browser = _browser(playwright, birth_question)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{base}/kiosk")
+        page.wait_for_selector("body[data-state=idle]")
+        _hold_button(page, "#ptt", 5.0)
+        page.wait_for_selector("body[data-state=clarify]", timeout=60_000)
+        _wait_played(page, "sys-clarify")
+        choices = page.locator(".choice")
+        assert 2 <= choices.count() <= 3
+        assert choices.first.get_attribute("data-code") == "1.001193"
+        assert choices.first.bounding_box()["height"] >= 60  # big enough to touch
+        _shot(page, "kiosk-clarify")
+        choices.first.click()
+        page.wait_for_selector("body[data-state=answer]")
+        assert page.locator("body").get_attribute("data-code") == "1.001193"
+        browser.close()
+
+        # Releasing at once: nothing heard, and the kiosk says so out loud.
+        browser = _browser(playwright)
+        page = browser.new_page()
+        page.goto(f"{base}/kiosk")
+        page.wait_for_selector("body[data-state=idle]")
+        _hold_button(page, "#ptt", 0.3)
+        page.wait_for_selector("body[data-state=out_of_scope]", timeout=30_000)
+        _wait_played(page, "sys-not-understood")
+        browser.close()
+
+
+def test_kiosk_page_is_light():
+    """Everything the kiosk loads besides API data: no framework, no CDN."""
+    files = ["kiosk.html", "kiosk.css", "kiosk.js", "pcm-capture.js"]
+    total = sum((STATIC_DIR / f).stat().st_size for f in files)
+    assert total < 24 * 1024, f"kiosk page weighs {total} bytes"
+    for f in files:
+        text = (STATIC_DIR / f).read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text, f"{f} loads something from the internet"
+
+
+@pytest.fixture
+def portal(portal_port, service, tmp_path) -> Iterator[str]:
+    """A provincial portal on another origin that embeds the widget with one script tag."""
+    (tmp_path / "index.html").write_text(
+        "<!doctype html><html lang=vi><meta charset=utf-8><title>Cổng dịch vụ công</title>"
+        '<link rel="icon" href="data:,">'
+        '<form onsubmit="return false"><input id="q" type="search">'
+        f'<script src="{service}/widget/voice-search.js" data-input="#q" data-max-seconds="5" defer></script>'
+        "<button>Tìm</button></form></html>",
+        encoding="utf-8",
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", portal_port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{portal_port}/index.html"
+    server.shutdown()
+    server.server_close()
+
+
+def test_widget_on_another_origin_fills_the_box_lists_matches_and_plays(portal, birth_question, playwright):
+    browser = _browser(playwright, birth_question)
+    page = browser.new_page()
+    responses = []
+    page.on("response", lambda r: responses.append(r))
+    page.goto(portal)
+    button = page.get_by_role("button", name="Tìm bằng giọng nói")
+    button.click()  # records for data-max-seconds (5 s), then sends on its own
+    page.wait_for_selector(".tthc-voice-search li[data-code]", timeout=60_000)
+    _shot(page, "widget-result")
+    assert page.input_value("#q").strip()  # the transcript filled the portal's search box
+    assert page.locator(".tthc-voice-search li").first.get_attribute("data-code") == "1.001193"
+    query = next(r for r in responses if "/v1/query" in r.url and r.request.method == "POST")
+    assert query.status == 200 and query.request.headers["content-type"] in ("audio/webm", "audio/ogg")
+    page.get_by_role("button", name="▶ Nghe hướng dẫn").click()
+    _wait_played(page, "format=opus", "document.querySelector('.tthc-voice-search')")
+    audio = next(r for r in responses if "/v1/prompts/" in r.url)
+    assert audio.headers["content-type"] == "audio/ogg"
+    browser.close()
+
+
+def test_cors_allows_only_the_configured_portal(service, portal_port):
+    allowed = f"http://localhost:{portal_port}"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    ok = httpx.options(f"{service}/v1/query", headers={"Origin": allowed, **preflight})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == allowed
+    bad = httpx.options(f"{service}/v1/query", headers={"Origin": "http://evil.example", **preflight})
+    assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+    plain = httpx.get(f"{service}/v1/languages", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in plain.headers
+
+
+def test_widget_demo_and_static_files_are_served(service):
+    demo = httpx.get(f"{service}/widget/demo")
+    assert demo.status_code == 200 and 'src="/widget/voice-search.js"' in demo.text
+    script = httpx.get(f"{service}/widget/voice-search.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{service}/static/kiosk.css").status_code == 200
+    assert httpx.get(f"{service}/static/..%2Fapi.py").status_code in (404, 422)
+    assert httpx.get(f"{service}/static/nope.js").status_code == 404
+
+
+def test_answer_and_language_endpoints(service):
+    langs = httpx.get(f"{service}/v1/languages", params={"channel": "ivr"}).json()
+    assert [lang["code"] for lang in langs] == ["vi", "hmn", "tai"]
+    assert langs[1]["name_audio_url"] == "/v1/prompts/vi/lang-hmn?format=ulaw8k"  # falls back, says so in the URL
+    answer = httpx.get(f"{service}/v1/answers/1.000894", params={"language": "tai", "channel": "web"}).json()
+    assert answer["name"] == "Thủ tục đăng ký kết hôn" and answer["language"] == "vi"
+    assert answer["answer_audio_url"] == "/v1/prompts/vi/p-1-000894?format=opus"
+    assert httpx.get(f"{service}/v1/answers/9.999999").status_code == 404
+    assert httpx.get(f"{service}/v1/answers/abc").status_code == 422
+    bad_language = httpx.get(f"{service}/v1/answers/1.000894", params={"language": "xx"})
+    assert bad_language.status_code == 422 and "unknown language" in bad_language.json()["error"]
