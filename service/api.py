@@ -25,6 +25,7 @@ from service import replies
 from service.audio import AudioError
 from service.config import Settings, get_settings
 from service.corpus import Procedure
+from service.ivr import AudioSocketServer
 from service.lookup import Lookup
 from service.matcher import Decision
 from service.pages import pages_router
@@ -69,7 +70,14 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             threading.Thread(target=lookup.load_models, name="model-loader", daemon=True).start()
         else:
             lookup.load_models()
+        hotline = None
+        if settings.audiosocket_port is not None:
+            hotline = AudioSocketServer(lookup, app.state.speech_gate)
+            await hotline.start(settings.audiosocket_host, settings.audiosocket_port)
+        app.state.hotline = hotline
         yield
+        if hotline is not None:
+            await hotline.stop()
 
     app = FastAPI(
         title="tthc-voice",
@@ -82,6 +90,7 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.state.settings = settings
     app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
     app.state.active_streams = 0
+    app.state.hotline = None
     if settings.cors_origins:
         # Browsers on the province's portal call the API through the widget; nobody else may.
         app.add_middleware(
@@ -239,7 +248,7 @@ def _routes() -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz", responses={503: {"model": ErrorBody}})
-    def readyz(lookup: Annotated[Lookup, Depends(get_lookup)]) -> JSONResponse:
+    def readyz(request: Request, lookup: Annotated[Lookup, Depends(get_lookup)]) -> JSONResponse:
         body = {
             "ready": lookup.ready,
             "procedures": len(lookup.corpus.procedures),
@@ -248,6 +257,7 @@ def _routes() -> APIRouter:
             "asr_engine": lookup.transcriber.name if lookup.transcriber else None,
             "asr_error": lookup.speech_error,
             "load_seconds": lookup.load_seconds,
+            "ivr_calls": request.app.state.hotline.active_calls if request.app.state.hotline else None,
             "error": lookup.load_error,
         }
         return JSONResponse(status_code=200 if lookup.ready else 503, content=body)

@@ -59,8 +59,9 @@ class SpeechGate:
     def busy(self) -> int:
         return int(self._limiter.borrowed_tokens) + self._waiting
 
-    async def run(self, func: Callable[..., T], *args: object) -> T:
-        if self._limiter.available_tokens == 0 and self._waiting >= self._queue_limit:
+    async def run(self, func: Callable[..., T], *args: object, wait: bool = False) -> T:
+        """`wait`: queue however long the line is (a caller on the phone, not an HTTP client)."""
+        if not wait and self._limiter.available_tokens == 0 and self._waiting >= self._queue_limit:
             raise HTTPException(503, detail="speech recognition is busy; retry in a few seconds")
         self._waiting += 1
         try:

@@ -108,3 +108,15 @@ def builtin_client(builtin_settings: Settings) -> Iterator[object]:
     app = create_app(builtin_settings, load_models_in_background=False)
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def synthesized_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small corpus with all its prompts really synthesised (answers, titles, system, languages)."""
+    from service.corpus import load_corpus
+    from service.prompts import synthesize_vietnamese
+
+    root = tmp_path_factory.mktemp("site")
+    corpus = write_jsonl(root / "procedures.jsonl", SMALL_CORPUS)
+    synthesize_vietnamese(load_corpus(corpus), root / "prompts")
+    return root

@@ -19,10 +19,7 @@ import httpx
 import pytest
 
 from service.config import PROJECT_ROOT
-from service.corpus import load_corpus
 from service.pages import STATIC_DIR
-from service.prompts import synthesize_vietnamese
-from tests.conftest import SMALL_CORPUS, write_jsonl
 from tests.server import live_server
 from tests.speech import espeak, free_port
 
@@ -42,15 +39,6 @@ BROWSER_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """A small corpus with its prompts really synthesised (answers, titles, system, language names)."""
-    root = tmp_path_factory.mktemp("site")
-    corpus = write_jsonl(root / "procedures.jsonl", SMALL_CORPUS)
-    synthesize_vietnamese(load_corpus(corpus), root / "prompts")
-    return root
-
-
 def _env(site: Path, **extra: str) -> dict[str, str]:
     return {
         "TTHC_CORPUS_PATH": str(site / "procedures.jsonl"),
@@ -67,9 +55,9 @@ def portal_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def service(site, portal_port, tmp_path_factory) -> Iterator[str]:
+def service(synthesized_site, portal_port, tmp_path_factory) -> Iterator[str]:
     cors = f'["http://localhost:{portal_port}"]'
-    with live_server(_env(site, TTHC_CORS_ORIGINS=cors), tmp_path_factory.mktemp("web")) as base:
+    with live_server(_env(synthesized_site, TTHC_CORS_ORIGINS=cors), tmp_path_factory.mktemp("web")) as base:
         yield base
 
 
@@ -185,9 +173,11 @@ def test_kiosk_resets_after_idle_timeout(service, playwright):
     browser.close()
 
 
-def test_kiosk_unsure_offers_big_choices_and_out_of_scope_is_spoken(site, birth_question, playwright, tmp_path):
+def test_kiosk_unsure_offers_big_choices_and_out_of_scope_is_spoken(
+    synthesized_site, birth_question, playwright, tmp_path
+):
     # Thresholds that make every confident match a question back: the choices must appear.
-    env = _env(site, TTHC_ANSWER_MIN_CONFIDENCE="1.0", TTHC_CLARIFY_MIN_CONFIDENCE="0.0")
+    env = _env(synthesized_site, TTHC_ANSWER_MIN_CONFIDENCE="1.0", TTHC_CLARIFY_MIN_CONFIDENCE="0.0")
     with live_server(env, tmp_path) as base:
         browser = _browser(playwright, birth_question)
         page = browser.new_page(viewport={"width": 1366, "height": 768})

@@ -1,0 +1,129 @@
+"""A minimal AudioSocket caller: dials the hotline the way Asterisk does, without Asterisk.
+
+Operators use it (`tthc-voice ivr-call`) to check a deployment end to end; the tests and the
+IVR benchmark use it to place real calls over loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import uuid
+
+from service.audiosocket import Kind, encode
+
+FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit audio
+
+
+class AudioSocketCaller:
+    def __init__(self, host: str, port: int, call_uuid: uuid.UUID | None = None, timeout: float = 60.0) -> None:
+        self.uuid = call_uuid or uuid.uuid4()
+        self._sock = socket.create_connection((host, port), timeout=timeout)
+        self._lock = threading.Condition()
+        self.audio = bytearray()  # everything the service played to us
+        self.last_audio_at = 0.0
+        self.hung_up = False  # the service sent a hangup frame
+        self.closed = False  # the connection is gone
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.send_raw(encode(Kind.UUID, self.uuid.bytes))
+
+    def _recv_exact(self, n: int) -> bytes | None:
+        data = b""
+        while len(data) < n:
+            try:
+                chunk = self._sock.recv(n - len(data))
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def _read(self) -> None:
+        try:
+            while True:
+                header = self._recv_exact(3)
+                if header is None:
+                    return
+                kind, length = header[0], int.from_bytes(header[1:], "big")
+                payload = self._recv_exact(length) if length else b""
+                if payload is None:
+                    return
+                with self._lock:
+                    if kind == Kind.SLIN8:
+                        self.audio += payload
+                        self.last_audio_at = time.monotonic()
+                    elif kind == Kind.HANGUP:
+                        self.hung_up = True
+                    self._lock.notify_all()
+        finally:
+            with self._lock:
+                self.closed = True
+                self._lock.notify_all()
+
+    # ---------------------------------------------------------------- sending
+
+    def send_raw(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def send_dtmf(self, digit: str) -> None:
+        self.send_raw(encode(Kind.DTMF, digit.encode("ascii")))
+
+    def send_audio(self, pcm: bytes, realtime: bool = True) -> None:
+        """8 kHz 16-bit mono PCM in 20 ms frames, at the pace of a real line when `realtime`."""
+        start = time.monotonic()
+        for n, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):
+            self.send_raw(encode(Kind.SLIN8, pcm[offset : offset + FRAME_BYTES]))
+            if realtime:
+                delay = start + (n + 1) * 0.02 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+
+    def send_silence(self, seconds: float, realtime: bool = True) -> None:
+        self.send_audio(bytes(int(8000 * seconds) * 2), realtime)
+
+    def hang_up(self) -> None:
+        """What Asterisk does when the caller puts the phone down: close the socket."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait_for_audio(self, nbytes: int, timeout: float) -> bool:
+        """Until at least `nbytes` of audio arrived in total (False on timeout or close)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.audio) < nbytes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed:
+                    return False
+                self._lock.wait(remaining)
+            return True
+
+    def wait_quiet(self, quiet: float = 0.6, timeout: float = 60.0) -> bytes:
+        """Until the service stopped talking for `quiet` seconds; the audio received meanwhile."""
+        with self._lock:
+            start = len(self.audio)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                received = len(self.audio) > start
+                if self.closed or (received and time.monotonic() - self.last_audio_at >= quiet):
+                    break
+                self._lock.wait(0.05)
+        with self._lock:
+            return bytes(self.audio[start:])
+
+    def wait_closed(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self.closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True

@@ -1,0 +1,277 @@
+"""The telephone hotline: real calls over loopback in the Asterisk AudioSocket protocol.
+
+The caller sends DTMF and real 8 kHz speech (espeak-ng Vietnamese) and checks the exact
+prompt audio the service plays back. Prompt playback is unpaced here (TTHC_IVR_PLAYBACK_SPEED=0)
+to keep the suite short; bench/ivr.py runs the same calls at real-time pace.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.audiosocket import Kind, encode
+from service.ivr import beep
+from service.ivr_client import AudioSocketCaller
+from service.prompts import HUMAN_MANIFEST, PromptKind, PromptRecord
+from tests.server import live_server
+from tests.speech import convert, espeak, free_port
+
+pytestmark = pytest.mark.slow
+
+
+class Hotline:
+    def __init__(self, base: str, port: int) -> None:
+        self.base = base
+        self.port = port
+        self._http = httpx.Client(base_url=base, timeout=60)
+
+    def call(self) -> AudioSocketCaller:
+        return AudioSocketCaller("127.0.0.1", self.port)
+
+    def prompt(self, language: str, prompt_id: str) -> bytes:
+        """What the service plays for a prompt on the phone: 8 kHz slin, as 20 ms frames (padded)."""
+        res = self._http.get(f"/v1/prompts/{language}/{prompt_id}", params={"format": "slin8k"})
+        res.raise_for_status()
+        return _padded(res.content)
+
+    def active_calls(self) -> int:
+        return int(self._http.get("/readyz").json()["ivr_calls"])
+
+
+def _padded(audio: bytes) -> bytes:
+    return audio + bytes(-len(audio) % 320)
+
+
+def _env(site: Path, prompts: Path, port: int, **extra: str) -> dict[str, str]:
+    return {
+        "TTHC_CORPUS_PATH": str(site / "procedures.jsonl"),
+        "TTHC_PROMPTS_DIR": str(prompts),
+        "TTHC_USE_EMBEDDINGS": "false",
+        "TTHC_ASR_ENGINE": "whisper",
+        "TTHC_AUDIOSOCKET_PORT": str(port),
+        "TTHC_IVR_PLAYBACK_SPEED": "0",
+        "TTHC_IVR_NO_INPUT_SECONDS": "3",
+        "TTHC_ASR_WORKERS": "2",
+        **extra,
+    }
+
+
+def _with_hmong_greeting(site: Path, tmp: Path) -> Path:
+    """A copy of the prompts where a person recorded the greeting in H'Mông (here: a tone sweep)."""
+    prompts = tmp / "prompts"
+    shutil.copytree(site / "prompts", prompts)
+    (prompts / "hmn").mkdir()
+    target = prompts / "hmn" / "sys-greeting.flac"
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(target),
+            "synth",
+            "1.5",
+            "sine",
+            "300-900",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+    )
+    record = PromptRecord(
+        language="hmn",
+        prompt_id="sys-greeting",
+        kind=PromptKind.GREETING,
+        file="hmn/sys-greeting.flac",
+        duration_s=1.5,
+        sha256="0" * 64,
+        synthetic=False,
+        text="(H'Mông greeting)",
+        recorded_by="test",
+        date="2026-11-22",
+    )
+    (prompts / HUMAN_MANIFEST).write_text(record.model_dump_json() + "\n", encoding="utf-8")
+    return prompts
+
+
+@pytest.fixture(scope="module")
+def hotline(synthesized_site, tmp_path_factory) -> Iterator[Hotline]:
+    tmp = tmp_path_factory.mktemp("ivr")
+    port = free_port()
+    prompts = _with_hmong_greeting(synthesized_site, tmp)
+    with live_server(_env(synthesized_site, prompts, port, TTHC_IVR_MAX_CALLS="24"), tmp) as base:
+        yield Hotline(base, port)
+
+
+def _speech8k(text: str, tmp: Path, name: str) -> bytes:
+    wav = espeak(text, tmp / f"{name}.wav", speed=110)
+    return convert(wav, tmp / f"{name}.raw", "-f", "s16le", "-ar", "8000", "-ac", "1").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def birth_8k(tmp_path_factory) -> bytes:
+    return _speech8k("đăng ký khai sinh cho con", tmp_path_factory.mktemp("say"), "khai-sinh")
+
+
+def _ask(caller: AudioSocketCaller, speech: bytes, realtime: bool = False) -> None:
+    caller.wait_quiet()  # the greeting and the beep
+    caller.send_audio(speech, realtime=realtime)
+    caller.send_silence(1.2, realtime=realtime)  # the pause that ends the question
+
+
+def test_call_hears_the_menu_and_the_answer_to_a_spoken_question(hotline, birth_8k):
+    caller = hotline.call()
+    menu = caller.wait_quiet()
+    expected_menu = b"".join(
+        hotline.prompt("vi", p)
+        for p in ["sys-choose-language", "lang-vi", "sys-press-1", "lang-hmn", "sys-press-2", "lang-tai", "sys-press-3"]
+    )
+    assert menu == expected_menu  # each language names itself (falling back to Vietnamese here)
+    caller.send_dtmf("1")
+    greeting = caller.wait_quiet()
+    assert greeting == hotline.prompt("vi", "sys-greeting") + _padded(beep())
+    before = len(caller.audio)
+    caller.send_audio(birth_8k, realtime=False)
+    caller.send_silence(1.2, realtime=False)
+    answer = hotline.prompt("vi", "p-1-001193")
+    assert caller.wait_for_audio(before + len(answer), timeout=60)
+    assert bytes(caller.audio[before : before + len(answer)]) == answer
+    caller.hang_up()
+
+
+def test_language_choice_plays_that_languages_recording(hotline):
+    caller = hotline.call()
+    caller.wait_quiet()
+    caller.send_dtmf("2")  # H'Mông: a person recorded its greeting
+    assert caller.wait_quiet() == hotline.prompt("hmn", "sys-greeting") + _padded(beep())
+    caller.hang_up()
+
+
+def test_barge_in_key_stops_the_menu(hotline):
+    caller = hotline.call()
+    caller.send_dtmf("3")  # pressed while the menu is still playing
+    caller.wait_quiet()
+    caller.hang_up()
+    menu_and_greeting = bytes(caller.audio)
+    assert menu_and_greeting.endswith(hotline.prompt("vi", "sys-greeting") + _padded(beep()))
+
+
+def test_silence_twice_says_goodbye_and_hangs_up(hotline):
+    caller = hotline.call()
+    caller.wait_quiet()
+    caller.send_dtmf("1")
+    caller.wait_quiet()
+    caller.send_silence(3.5, realtime=False)  # no-input timeout is 3 s of line audio
+    caller.wait_quiet()  # "not understood", then the prompt again
+    caller.send_silence(3.5, realtime=False)
+    assert caller.wait_closed(30)
+    assert caller.hung_up  # the service sent the hangup frame before closing
+    assert bytes(caller.audio).endswith(hotline.prompt("vi", "sys-goodbye"))
+
+
+def test_hang_up_mid_question_and_broken_frames_hurt_no_other_call(hotline, birth_8k):
+    # hang up in the middle of a question
+    caller = hotline.call()
+    caller.wait_quiet()
+    caller.send_dtmf("1")
+    caller.wait_quiet()
+    caller.send_audio(birth_8k[: len(birth_8k) // 2], realtime=False)
+    caller.hang_up()
+
+    # a first frame that is not a UUID: the service hangs up at once
+    with socket.create_connection(("127.0.0.1", hotline.port), timeout=10) as sock:
+        sock.sendall(encode(Kind.SLIN8, bytes(320)))
+        assert sock.recv(3) in (encode(Kind.HANGUP), b"")
+
+    # unknown kinds and odd-length audio mid-call are ignored; the call goes on
+    caller = hotline.call()
+    caller.wait_quiet()
+    caller.send_raw(encode(0x42, b"future frame kind"))
+    caller.send_raw(encode(Kind.SLIN8, bytes(321)))
+    caller.send_dtmf("1")
+    assert caller.wait_quiet().endswith(_padded(beep()))
+    # a frame cut off by the connection closing
+    caller.send_raw(bytes([Kind.SLIN8, 0x01, 0x40]) + bytes(10))
+    caller.hang_up()
+
+    # an error frame from Asterisk ends that call only
+    caller = hotline.call()
+    caller.wait_quiet()
+    caller.send_raw(encode(Kind.ERROR, b"\x04"))
+    assert caller.wait_closed(10)
+
+    # and a normal call still gets its answer
+    caller = hotline.call()
+    caller.wait_quiet()
+    caller.send_dtmf("1")
+    before = len(caller.audio)
+    _ask(caller, birth_8k)
+    answer = hotline.prompt("vi", "p-1-001193")
+    assert caller.wait_for_audio(before + len(answer), timeout=60)
+    caller.hang_up()
+
+
+def test_twenty_calls_at_once_all_get_their_answer(hotline, birth_8k):
+    answer = hotline.prompt("vi", "p-1-001193")
+    results: dict[int, bool] = {}
+
+    def one_call(n: int) -> None:
+        caller = hotline.call()
+        try:
+            caller.wait_quiet(timeout=120)
+            caller.send_dtmf("1")
+            _ask(caller, birth_8k, realtime=True)
+            start = len(caller.audio)
+            ok = caller.wait_for_audio(start + len(answer), timeout=180)
+            results[n] = ok and bytes(caller.audio[start : start + len(answer)]) == answer
+        finally:
+            caller.hang_up()
+
+    threads = [threading.Thread(target=one_call, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert sum(results.values()) == 20, results
+    deadline = 0
+    while hotline.active_calls() and deadline < 50:  # every call task ends after its hang-up
+        threading.Event().wait(0.1)
+        deadline += 1
+    assert hotline.active_calls() == 0
+
+
+def test_unsure_match_offers_choices_by_key(synthesized_site, birth_8k, tmp_path):
+    port = free_port()
+    env = _env(
+        synthesized_site,
+        synthesized_site / "prompts",
+        port,
+        TTHC_ANSWER_MIN_CONFIDENCE="1.0",
+        TTHC_CLARIFY_MIN_CONFIDENCE="0.0",
+    )
+    with live_server(env, tmp_path) as base:
+        line = Hotline(base, port)
+        caller = line.call()
+        caller.wait_quiet()
+        caller.send_dtmf("1")
+        _ask(caller, birth_8k)
+        choices = caller.wait_quiet()
+        assert choices.startswith(line.prompt("vi", "sys-clarify") + line.prompt("vi", "p-1-001193-title"))
+        caller.send_dtmf("1")
+        before = len(caller.audio)
+        answer = line.prompt("vi", "p-1-001193")
+        assert caller.wait_for_audio(before + len(answer), timeout=30)
+        assert bytes(caller.audio[before : before + len(answer)]) == answer
+        caller.hang_up()
