@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import html
 import io
 import logging
@@ -25,6 +23,7 @@ from service import replies
 from service.audio import AudioError
 from service.config import Settings, get_settings
 from service.corpus import Procedure
+from service.deps import answer_audio, check_language, get_lookup, ready_lookup, require_admin
 from service.ivr import AudioSocketServer
 from service.lookup import Lookup
 from service.matcher import Decision
@@ -55,6 +54,7 @@ from service.schemas import (
     SearchResponse,
 )
 from service.speech import SpeechGate, read_audio_upload, run_stream
+from service.vxml import vxml_router
 
 log = logging.getLogger(__name__)
 
@@ -102,31 +102,9 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
         )
     _install_error_handlers(app)
     app.include_router(_routes())
+    app.include_router(vxml_router())
     app.include_router(pages_router())
     return app
-
-
-def require_admin(request: Request) -> None:
-    """Admin calls need `X-API-Key` (or `Authorization: Bearer`) whose SHA-256 matches the setting."""
-    expected = request.app.state.settings.admin_api_key_sha256
-    if not expected:
-        raise HTTPException(403, detail="admin endpoints are disabled (set TTHC_ADMIN_API_KEY_SHA256)")
-    key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-    if not key:
-        raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(hashlib.sha256(key.encode()).hexdigest(), expected):
-        raise HTTPException(403, detail="wrong API key")
-
-
-def get_lookup(request: Request) -> Lookup:
-    lookup: Lookup = request.app.state.lookup
-    return lookup
-
-
-def ready_lookup(lookup: Annotated[Lookup, Depends(get_lookup)]) -> Lookup:
-    if not lookup.ready:
-        raise HTTPException(503, detail=lookup.load_error or "models are still loading, retry shortly")
-    return lookup
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -151,23 +129,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=500, content={"error": "internal error"})
 
 
-def _check_language(lookup: Lookup, language: str) -> None:
-    if language not in lookup.settings.languages:
-        raise HTTPException(422, detail=f"unknown language {language!r}; known: {lookup.settings.languages}")
-
-
-CHANNEL_FORMATS = {"kiosk": AudioFormat.WAV16K, "web": AudioFormat.OPUS, "ivr": AudioFormat.ULAW8K}
-
-
-def _answer_audio(lookup: Lookup, prompt_id: str, language: str, channel: str) -> tuple[str, str | None]:
-    """(language actually served, URL of the audio in the channel's format) after fallback."""
-    resolved = lookup.prompts.resolve(prompt_id, language)
-    if resolved is None:
-        return "vi", None  # the answer text is Vietnamese
-    served = resolved.record.language
-    return served, f"/v1/prompts/{served}/{prompt_id}?format={CHANNEL_FORMATS[channel].value}"
-
-
 def _search_response(lookup: Lookup, text: str, limit: int, language: str, channel: str) -> SearchResponse:
     result = lookup.search(text, limit)
     top = result.matches[0].procedure if result.matches else None
@@ -175,7 +136,7 @@ def _search_response(lookup: Lookup, text: str, limit: int, language: str, chann
     if result.decision is Decision.CLARIFY:
         shown = result.matches[: lookup.settings.clarify_max_candidates]
     prompt_id = replies.prompt_for(result.decision, shown, top)
-    served, audio_url = _answer_audio(lookup, prompt_id, language, channel)
+    served, audio_url = answer_audio(lookup, prompt_id, language, channel)
     return SearchResponse(
         decision=result.decision.value,
         confidence=round(result.confidence, 4),
@@ -192,7 +153,7 @@ def _search_response(lookup: Lookup, text: str, limit: int, language: str, chann
 
 def _empty_response(lookup: Lookup, language: str, channel: str) -> dict[str, object]:
     """Nothing was recognised: ask the person to say it again."""
-    served, audio_url = _answer_audio(lookup, replies.NOT_UNDERSTOOD_PROMPT, language, channel)
+    served, audio_url = answer_audio(lookup, replies.NOT_UNDERSTOOD_PROMPT, language, channel)
     return {
         "decision": "out_of_scope",
         "confidence": 0.0,
@@ -264,7 +225,7 @@ def _routes() -> APIRouter:
 
     @router.post("/v1/search", response_model=SearchResponse, responses={503: {"model": ErrorBody}})
     def search(body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]) -> SearchResponse:
-        _check_language(lookup, body.language)
+        check_language(lookup, body.language)
         return _search_response(lookup, body.text, body.limit, body.language, body.channel)
 
     @router.post(
@@ -296,7 +257,7 @@ def _routes() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=20)] = 5,
     ) -> QueryResponse:
         """A spoken question: multipart field `audio`, or the raw body with its Content-Type."""
-        _check_language(lookup, language)
+        check_language(lookup, language)
         transcriber = lookup.transcriber
         if transcriber is None:
             raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
@@ -328,7 +289,7 @@ def _routes() -> APIRouter:
         """Enabled answer languages, default first, each with the audio of its own name."""
         out = []
         for lang in lookup.languages.enabled():
-            _, url = _answer_audio(lookup, language_prompt_id(lang.code), lang.code, channel)
+            _, url = answer_audio(lookup, language_prompt_id(lang.code), lang.code, channel)
             out.append(
                 LanguageOut(code=lang.code, name_vi=lang.name_vi, name_native=lang.name_native, name_audio_url=url)
             )
@@ -343,11 +304,11 @@ def _routes() -> APIRouter:
         channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "web",
     ) -> AnswerOut:
         """A procedure's answer text and audio, for a touched tile or a chosen clarification."""
-        _check_language(lookup, language)
+        check_language(lookup, language)
         proc = lookup.corpus.by_code().get(code)
         if proc is None:
             raise HTTPException(404, detail=f"no procedure with code {code}")
-        served, url = _answer_audio(lookup, proc.prompt_id, language, channel)
+        served, url = answer_audio(lookup, proc.prompt_id, language, channel)
         return AnswerOut(
             code=proc.code,
             name=proc.name,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import shutil
 import socket
+import struct
 import subprocess
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,6 +125,12 @@ def _speech8k(text: str, tmp: Path, name: str) -> bytes:
 @pytest.fixture(scope="module")
 def birth_8k(tmp_path_factory) -> bytes:
     return _speech8k("đăng ký khai sinh cho con", tmp_path_factory.mktemp("say"), "khai-sinh")
+
+
+@pytest.fixture(scope="module")
+def marriage_8k(tmp_path_factory) -> bytes:
+    """Survives mu-law telephone quality well enough for Whisper base (checked by hand)."""
+    return _speech8k("đăng ký kết hôn", tmp_path_factory.mktemp("say"), "ket-hon")
 
 
 def _ask(caller: AudioSocketCaller, speech: bytes, realtime: bool = False) -> None:
@@ -252,7 +260,7 @@ def test_twenty_calls_at_once_all_get_their_answer(hotline, birth_8k):
     assert hotline.active_calls() == 0
 
 
-def test_unsure_match_offers_choices_by_key(synthesized_site, birth_8k, tmp_path):
+def test_unsure_match_offers_choices_by_key(synthesized_site, birth_8k, marriage_8k, tmp_path):
     port = free_port()
     env = _env(
         synthesized_site,
@@ -275,3 +283,74 @@ def test_unsure_match_offers_choices_by_key(synthesized_site, birth_8k, tmp_path
         assert caller.wait_for_audio(before + len(answer), timeout=30)
         assert bytes(caller.audio[before : before + len(answer)]) == answer
         caller.hang_up()
+
+        # the same unsure turn over HTTP: a VoiceXML menu with one choice per key
+        doc = _vxml(_turn(line, _ulaw_wav(marriage_8k, tmp_path), "call-2"))
+        choices = doc.findall(f"{VXML}menu/{VXML}choice")
+        assert 2 <= len(choices) <= 3 and choices[0].get("dtmf") == "1"
+        assert "code=1.000894" in choices[0].get("next")
+        prompt_audio = [a.get("src") for a in doc.findall(f"{VXML}menu/{VXML}prompt/{VXML}audio")]
+        assert prompt_audio[:3] == [
+            "/v1/prompts/vi/sys-clarify?format=ulaw8k",
+            "/v1/prompts/vi/p-1-000894-title?format=ulaw8k",
+            "/v1/prompts/vi/sys-press-1?format=ulaw8k",
+        ]
+        chosen = _vxml(line._http.get(choices[0].get("next")))
+        assert chosen.find(f"{VXML}form/{VXML}block/{VXML}audio").get("src").endswith("p-1-000894?format=ulaw8k")
+
+
+VXML = "{http://www.w3.org/2001/vxml}"
+
+
+def _ulaw_wav(pcm8k: bytes, tmp: Path) -> bytes:
+    """What a VoiceXML browser records: 8 kHz mu-law WAV."""
+    raw = tmp / "rec.raw"
+    raw.write_bytes(pcm8k + bytes(8000))
+    wav = tmp / "rec.wav"
+    subprocess.run(
+        ["ffmpeg", "-y", "-loglevel", "error", "-f", "s16le", "-ar", "8000", "-ac", "1", "-i", str(raw)]
+        + ["-c:a", "pcm_mulaw", str(wav)],
+        check=True,
+    )
+    return wav.read_bytes()
+
+
+def _vxml(res: httpx.Response) -> ET.Element:
+    assert res.status_code == 200, res.text
+    assert res.headers["content-type"].startswith("application/voicexml+xml")
+    return ET.fromstring(res.content)
+
+
+def _turn(hotline: Hotline, audio: bytes, call_id: str, **headers: str) -> httpx.Response:
+    return hotline._http.post(
+        "/v1/ivr/turn",
+        params={"call_id": call_id, "language": "vi"},
+        files={"audio": ("rec.wav", audio, "audio/x-wav")},
+        headers=headers,
+    )
+
+
+def test_voicexml_turn_plays_the_answer_and_records_the_next_question(hotline, marriage_8k, tmp_path):
+    doc = _vxml(_turn(hotline, _ulaw_wav(marriage_8k, tmp_path), "call-1"))
+    src = doc.find(f"{VXML}form/{VXML}block/{VXML}audio").get("src")
+    assert src == "/v1/prompts/vi/p-1-000894?format=ulaw8k"
+    audio = hotline._http.get(src)
+    assert audio.headers["content-type"] == "audio/wav"
+    fmt_tag, channels, rate = struct.unpack("<HHI", audio.content[20:28])
+    assert (fmt_tag, channels, rate) == (7, 1, 8000)  # WAVE_FORMAT_MULAW, mono, 8 kHz
+    submit = doc.find(f"{VXML}form/{VXML}record/{VXML}filled/{VXML}submit")
+    assert submit.get("next") == "/v1/ivr/turn?call_id=call-1&language=vi" and submit.get("namelist") == "audio"
+
+    turn = _turn(hotline, _ulaw_wav(marriage_8k, tmp_path), "call-1", accept="application/json").json()
+    assert turn["decision"] == "answer" and turn["transcript"] and turn["choices"] == []
+
+
+def test_voicexml_turn_rejects_bad_requests(hotline, tmp_path):
+    silent = _ulaw_wav(bytes(16000), tmp_path)
+    assert _turn(hotline, b"", "call-3").status_code == 400
+    assert _turn(hotline, b"not audio at all", "call-3").status_code in (400, 415)
+    assert _turn(hotline, silent, "bad id with spaces").status_code == 422
+    no_id = hotline._http.post("/v1/ivr/turn", files={"audio": ("rec.wav", silent, "audio/x-wav")})
+    assert no_id.status_code == 422 and "call_id" in no_id.text
+    assert hotline._http.get("/v1/ivr/answer", params={"call_id": "c", "code": "9.999999"}).status_code == 404
+    assert hotline._http.get("/v1/ivr/answer", params={"call_id": "c", "code": "x"}).status_code == 422

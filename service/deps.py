@@ -1,0 +1,52 @@
+"""FastAPI dependencies and small helpers shared by the routers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from service.lookup import Lookup
+from service.prompts import AudioFormat
+
+
+def require_admin(request: Request) -> None:
+    """Admin calls need `X-API-Key` (or `Authorization: Bearer`) whose SHA-256 matches the setting."""
+    expected = request.app.state.settings.admin_api_key_sha256
+    if not expected:
+        raise HTTPException(403, detail="admin endpoints are disabled (set TTHC_ADMIN_API_KEY_SHA256)")
+    key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if not key:
+        raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(hashlib.sha256(key.encode()).hexdigest(), expected):
+        raise HTTPException(403, detail="wrong API key")
+
+
+def get_lookup(request: Request) -> Lookup:
+    lookup: Lookup = request.app.state.lookup
+    return lookup
+
+
+def ready_lookup(lookup: Annotated[Lookup, Depends(get_lookup)]) -> Lookup:
+    if not lookup.ready:
+        raise HTTPException(503, detail=lookup.load_error or "models are still loading, retry shortly")
+    return lookup
+
+
+def check_language(lookup: Lookup, language: str) -> None:
+    if language not in lookup.settings.languages:
+        raise HTTPException(422, detail=f"unknown language {language!r}; known: {lookup.settings.languages}")
+
+
+CHANNEL_FORMATS = {"kiosk": AudioFormat.WAV16K, "web": AudioFormat.OPUS, "ivr": AudioFormat.ULAW8K}
+
+
+def answer_audio(lookup: Lookup, prompt_id: str, language: str, channel: str) -> tuple[str, str | None]:
+    """(language actually served, URL of the audio in the channel's format) after fallback."""
+    resolved = lookup.prompts.resolve(prompt_id, language)
+    if resolved is None:
+        return "vi", None  # the answer text is Vietnamese
+    served = resolved.record.language
+    return served, f"/v1/prompts/{served}/{prompt_id}?format={CHANNEL_FORMATS[channel].value}"

@@ -1,0 +1,201 @@
+"""HTTP turns for IVRs that record and submit (VoiceXML 2.1 browsers and similar).
+
+`POST /v1/ivr/turn` takes the caller's recording and answers with a small VoiceXML document
+that plays the answer (8 kHz mu-law WAV), records the next question and submits it back here;
+when the service is unsure, a `<menu>` offers the choices by key, each leading to
+`GET /v1/ivr/answer`. `Accept: application/json` gets the same turn as JSON instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from typing import Annotated
+from urllib.parse import urlencode
+
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from service import replies
+from service.deps import answer_audio, check_language, ready_lookup
+from service.lookup import Lookup
+from service.matcher import Decision
+from service.prompts import title_prompt_id
+from service.schemas import ErrorBody
+from service.speech import read_audio_upload
+
+log = logging.getLogger(__name__)
+
+VXML_MEDIA_TYPE = "application/voicexml+xml"
+CALL_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
+class IvrChoice(BaseModel):
+    dtmf: str
+    code: str
+    name: str
+    title_audio_url: str | None
+    next_url: str
+
+
+class IvrTurn(BaseModel):
+    call_id: str
+    transcript: str
+    decision: str
+    answer_text: str
+    language: str
+    answer_audio_url: str | None
+    choices: list[IvrChoice]
+
+
+def _audio(parent: ET.Element, url: str | None) -> None:
+    if url:
+        ET.SubElement(parent, "audio", src=url)
+
+
+def _record_next(form: ET.Element, lookup: Lookup, call_id: str, language: str) -> None:
+    """Record the next question after the beep and submit it to the next turn."""
+    record = ET.SubElement(
+        form, "record", name="audio", beep="true", maxtime="15s", finalsilence="1s", type="audio/x-wav"
+    )
+    prompt = ET.SubElement(record, "prompt")
+    _audio(prompt, answer_audio(lookup, "sys-ask-again", language, "ivr")[1])
+    filled = ET.SubElement(record, "filled")
+    ET.SubElement(
+        filled,
+        "submit",
+        next="/v1/ivr/turn?" + urlencode({"call_id": call_id, "language": language}),
+        method="post",
+        enctype="multipart/form-data",
+        namelist="audio",
+    )
+    noinput = ET.SubElement(record, "noinput")
+    _audio(noinput, answer_audio(lookup, "sys-goodbye", language, "ivr")[1])
+    ET.SubElement(noinput, "exit")
+
+
+def render_vxml(turn: IvrTurn, lookup: Lookup) -> bytes:
+    vxml = ET.Element("vxml", {"version": "2.1", "xmlns": "http://www.w3.org/2001/vxml", "xml:lang": "vi-VN"})
+    if turn.choices:
+        menu = ET.SubElement(vxml, "menu", id="choices", dtmf="true")
+        prompt = ET.SubElement(menu, "prompt")
+        _audio(prompt, turn.answer_audio_url)
+        for choice in turn.choices:
+            _audio(prompt, choice.title_audio_url)
+            _audio(prompt, answer_audio(lookup, f"sys-press-{choice.dtmf}", turn.language, "ivr")[1])
+        for choice in turn.choices:
+            ET.SubElement(menu, "choice", dtmf=choice.dtmf, next=choice.next_url)
+        ET.SubElement(ET.SubElement(menu, "noinput"), "reprompt")
+    else:
+        form = ET.SubElement(vxml, "form", id="answer")
+        _audio(ET.SubElement(form, "block"), turn.answer_audio_url)
+        _record_next(form, lookup, turn.call_id, turn.language)
+    document: bytes = ET.tostring(vxml, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def _reply(request: Request, turn: IvrTurn, lookup: Lookup) -> Response:
+    if "application/json" in request.headers.get("accept", ""):
+        return Response(turn.model_dump_json(), media_type="application/json")
+    return Response(render_vxml(turn, lookup), media_type=VXML_MEDIA_TYPE)
+
+
+def _answer_turn(lookup: Lookup, call_id: str, language: str, code: str, transcript: str) -> IvrTurn:
+    proc = lookup.corpus.by_code()[code]
+    _, url = answer_audio(lookup, proc.prompt_id, language, "ivr")
+    return IvrTurn(
+        call_id=call_id,
+        transcript=transcript,
+        decision=Decision.ANSWER.value,
+        answer_text=proc.answer_vi,
+        language=language,
+        answer_audio_url=url,
+        choices=[],
+    )
+
+
+def vxml_router() -> APIRouter:
+    router = APIRouter()
+    turn_responses: dict[int | str, dict[str, object]] = {
+        200: {"content": {VXML_MEDIA_TYPE: {}, "application/json": {"schema": IvrTurn.model_json_schema()}}},
+        400: {"model": ErrorBody},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+        503: {"model": ErrorBody},
+    }
+
+    @router.post("/v1/ivr/turn", response_class=Response, responses=turn_responses)
+    async def ivr_turn(
+        request: Request,
+        lookup: Annotated[Lookup, Depends(ready_lookup)],
+        call_id: Annotated[str, Query(pattern=CALL_ID)],
+        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
+    ) -> Response:
+        """One caller turn: the recording (multipart `audio` or raw body) in, VoiceXML (or JSON) out."""
+        check_language(lookup, language)
+        if lookup.transcriber is None:
+            raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
+        data, content_type = await read_audio_upload(request, lookup.settings.max_audio_bytes)
+        transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, None)
+        text = transcript.text.strip()
+        if not text:
+            _, url = answer_audio(lookup, replies.NOT_UNDERSTOOD_PROMPT, language, "ivr")
+            turn = IvrTurn(
+                call_id=call_id,
+                transcript="",
+                decision="out_of_scope",
+                answer_text=replies.EMPTY_VI,
+                language=language,
+                answer_audio_url=url,
+                choices=[],
+            )
+            return _reply(request, turn, lookup)
+        result = await anyio.to_thread.run_sync(lookup.search, text, lookup.settings.clarify_max_candidates)
+        log.info("ivr turn %s: heard %r -> %s", call_id, text, result.decision.value)
+        if result.decision is Decision.ANSWER:
+            turn = _answer_turn(lookup, call_id, language, result.matches[0].procedure.code, text)
+        else:
+            prompt = "sys-clarify" if result.decision is Decision.CLARIFY else "sys-out-of-scope"
+            choices = []
+            if result.decision is Decision.CLARIFY:
+                for number, match in enumerate(result.matches, start=1):
+                    proc = match.procedure
+                    query = urlencode({"call_id": call_id, "language": language, "code": proc.code})
+                    choices.append(
+                        IvrChoice(
+                            dtmf=str(number),
+                            code=proc.code,
+                            name=proc.name,
+                            title_audio_url=answer_audio(lookup, title_prompt_id(proc.prompt_id), language, "ivr")[1],
+                            next_url=f"/v1/ivr/answer?{query}",
+                        )
+                    )
+            top = result.matches[0].procedure if result.matches else None
+            turn = IvrTurn(
+                call_id=call_id,
+                transcript=text,
+                decision=result.decision.value,
+                answer_text=replies.answer_text(result.decision, result.matches, top),
+                language=language,
+                answer_audio_url=answer_audio(lookup, prompt, language, "ivr")[1],
+                choices=choices,
+            )
+        return _reply(request, turn, lookup)
+
+    @router.get("/v1/ivr/answer", response_class=Response, responses=turn_responses)
+    def ivr_answer(
+        request: Request,
+        lookup: Annotated[Lookup, Depends(ready_lookup)],
+        call_id: Annotated[str, Query(pattern=CALL_ID)],
+        code: Annotated[str, Query(pattern=r"^\d{1,2}\.\d{6}$")],
+        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
+    ) -> Response:
+        """The answer to a choice made by key in the menu of an earlier turn."""
+        check_language(lookup, language)
+        if code not in lookup.corpus.by_code():
+            raise HTTPException(404, detail=f"no procedure with code {code}")
+        return _reply(request, _answer_turn(lookup, call_id, language, code, ""), lookup)
+
+    return router
