@@ -27,14 +27,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT.parent / "shared" / "speech" / "manifest.jsonl"
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import Server  # noqa: E402
 from service.asr import VoskTranscriber, WhisperTranscriber  # noqa: E402
 from service.audio import decode_audio  # noqa: E402
 from service.model_prepare import packaged_vosk_model, prepare_whisper_model  # noqa: E402
@@ -81,43 +80,6 @@ def engine_rtf(audio: list[bytes], tmp: Path) -> list[tuple[str, float, float]]:
     reps = [vosk.transcribe(pcm) for _ in range(3)]
     rows.append(("vosk small (ko model)", pcm.duration_s * 3, statistics.median(r.rtf for r in reps)))
     return rows
-
-
-class Server:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)],
-            env=dict(os.environ, **env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.peak_rss = 0
-        self._stop = threading.Event()
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.base + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        threading.Thread(target=self._watch, daemon=True).start()
-
-    def _watch(self) -> None:
-        proc = psutil.Process(self.proc.pid)
-        while not self._stop.is_set():
-            try:
-                self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def query_latency(audio: list[bytes]) -> tuple[float, float, float]:

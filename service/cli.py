@@ -131,6 +131,37 @@ def _cmd_synthesize(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_ivr_call(args: argparse.Namespace, settings: Settings) -> int:
+    """Place one call like Asterisk would: key, question, and save what the hotline said."""
+    import wave
+
+    from service.audio import decode_audio
+    from service.ivr_client import AudioSocketCaller
+
+    port = args.port or settings.audiosocket_port
+    if port is None:
+        print("no port: pass --port or set TTHC_AUDIOSOCKET_PORT", file=sys.stderr)
+        return 2
+    speech = decode_audio(args.question.read_bytes(), None, target_rate=8000).to_bytes()
+    caller = AudioSocketCaller(args.host, port)
+    try:
+        caller.wait_quiet(timeout=30)  # the language menu
+        caller.send_dtmf(args.key)
+        caller.wait_quiet(timeout=30)  # greeting and beep
+        caller.send_audio(speech)
+        caller.send_silence(1.2)
+        answer = caller.wait_quiet(quiet=1.5, timeout=120)
+    finally:
+        caller.hang_up()
+    with wave.open(str(args.out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(caller.audio))
+    print(f"call {caller.uuid}: answer {len(answer) / 16000:.1f} s; whole call saved to {args.out}")
+    return 0 if answer else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-voice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth = prompts.add_parser("synthesize", help="render answers and system prompts with espeak-ng (synthetic)")
     synth.set_defaults(func=_cmd_synthesize)
+
+    call = sub.add_parser("ivr-call", help="call the AudioSocket hotline like Asterisk does (deployment check)")
+    call.add_argument("question", type=Path, help="an audio file with the spoken question")
+    call.add_argument("--host", default="127.0.0.1")
+    call.add_argument("--port", type=int, help="default: TTHC_AUDIOSOCKET_PORT")
+    call.add_argument("--key", default="1", help="language menu key to press")
+    call.add_argument("--out", type=Path, default=Path("call.wav"), help="everything the hotline said")
+    call.set_defaults(func=_cmd_ivr_call)
 
     ev = sub.add_parser("eval", help="measure matching quality").add_subparsers(dest="eval_command", required=True)
     questions = ev.add_parser("questions", help="top-1/top-3 and decision accuracy on labelled questions")

@@ -24,6 +24,7 @@ class AudioSocketCaller:
         self._lock = threading.Condition()
         self.audio = bytearray()  # everything the service played to us
         self.last_audio_at = 0.0
+        self._arrivals: list[tuple[int, float]] = []  # (offset in `audio`, arrival time) per frame
         self.hung_up = False  # the service sent a hangup frame
         self.closed = False  # the connection is gone
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -54,8 +55,9 @@ class AudioSocketCaller:
                     return
                 with self._lock:
                     if kind == Kind.SLIN8:
-                        self.audio += payload
                         self.last_audio_at = time.monotonic()
+                        self._arrivals.append((len(self.audio), self.last_audio_at))
+                        self.audio += payload
                     elif kind == Kind.HANGUP:
                         self.hung_up = True
                     self._lock.notify_all()
@@ -117,6 +119,14 @@ class AudioSocketCaller:
                 self._lock.wait(0.05)
         with self._lock:
             return bytes(self.audio[start:])
+
+    def arrival_of(self, offset: int) -> float | None:
+        """When the frame holding byte `offset` of the received audio arrived (monotonic clock)."""
+        with self._lock:
+            for start, at in self._arrivals:
+                if start >= offset:
+                    return at
+        return None
 
     def wait_closed(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

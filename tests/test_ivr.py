@@ -11,7 +11,9 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
+import wave
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -354,3 +356,30 @@ def test_voicexml_turn_rejects_bad_requests(hotline, tmp_path):
     assert no_id.status_code == 422 and "call_id" in no_id.text
     assert hotline._http.get("/v1/ivr/answer", params={"call_id": "c", "code": "9.999999"}).status_code == 404
     assert hotline._http.get("/v1/ivr/answer", params={"call_id": "c", "code": "x"}).status_code == 422
+
+
+def test_ivr_call_command_checks_a_deployment(hotline, marriage_8k, tmp_path):
+    question = tmp_path / "question.wav"
+    question.write_bytes(_ulaw_wav(marriage_8k, tmp_path))
+    out = tmp_path / "call.wav"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "ivr-call",
+            str(question),
+            "--port",
+            str(hotline.port),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "answer" in done.stdout
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == 8000 and w.getnframes() > 8000 * 5
+    assert hotline.prompt("vi", "p-1-000894") in out.read_bytes()  # the answer, byte for byte
