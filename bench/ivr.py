@@ -56,7 +56,8 @@ def one_call(port: int, speech: bytes, timeout: float = 120.0) -> float | None:
     caller = AudioSocketCaller("127.0.0.1", port)
     try:
         caller.send_dtmf("1")  # skip the language menu
-        caller.wait_quiet(quiet=0.6, timeout=timeout)  # greeting and beep
+        if not caller.wait_for_beep(timeout=timeout):  # greeting, then the beep
+            return None
         caller.send_audio(speech, realtime=True)
         spoke_at = time.monotonic()
         heard = len(caller.audio)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from typing import Annotated
 
@@ -27,6 +30,7 @@ from service.deps import answer_audio, check_language, get_lookup, ready_lookup,
 from service.ivr import AudioSocketServer
 from service.lookup import Lookup
 from service.matcher import Decision
+from service.metrics import Metrics, http_middleware
 from service.pages import pages_router
 from service.prompts import (
     AudioFormat,
@@ -40,6 +44,7 @@ from service.prompts import (
     prompt_texts,
     transcode,
 )
+from service.querylog import QueryLog, database_url, entry_from_body, keep_audio, safe_record
 from service.recordings import restore_previous, store_recording
 from service.schemas import (
     AnswerOut,
@@ -70,14 +75,19 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             threading.Thread(target=lookup.load_models, name="model-loader", daemon=True).start()
         else:
             lookup.load_models()
+        purger = asyncio.create_task(_purge_daily(app.state.query_log)) if app.state.query_log else None
         hotline = None
         if settings.audiosocket_port is not None:
-            hotline = AudioSocketServer(lookup, app.state.speech_gate)
+            hotline = AudioSocketServer(lookup, app.state.speech_gate, app.state.query_log, app.state.metrics)
             await hotline.start(settings.audiosocket_host, settings.audiosocket_port)
         app.state.hotline = hotline
         yield
         if hotline is not None:
             await hotline.stop()
+        if purger is not None:
+            purger.cancel()
+        if app.state.query_log is not None:
+            app.state.query_log.close()
 
     app = FastAPI(
         title="tthc-voice",
@@ -91,6 +101,11 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
     app.state.active_streams = 0
     app.state.hotline = None
+    app.state.query_log = (
+        QueryLog(database_url(settings.database_url, settings.data_dir), settings.query_log_retention_days)
+        if settings.query_log
+        else None
+    )
     if settings.cors_origins:
         # Browsers on the province's portal call the API through the widget; nobody else may.
         app.add_middleware(
@@ -100,11 +115,27 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             allow_headers=["Content-Type"],
             max_age=3600,
         )
+    metrics = Metrics()
+    app.state.metrics = metrics
+    metrics.speech_queue.set_function(lambda: app.state.speech_gate.busy)
+    metrics.streams.set_function(lambda: app.state.active_streams)
+    metrics.calls.set_function(lambda: app.state.hotline.active_calls if app.state.hotline else 0)
+    app.middleware("http")(http_middleware(metrics))
     _install_error_handlers(app)
     app.include_router(_routes())
     app.include_router(vxml_router())
     app.include_router(pages_router())
     return app
+
+
+async def _purge_daily(query_log: QueryLog) -> None:
+    """Retention: old questions go at start-up and then once a day."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(query_log.purge)
+        except Exception:
+            log.exception("query log purge failed")
+        await asyncio.sleep(24 * 3600)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -204,6 +235,12 @@ def _coverage_html(summary: dict[str, dict[str, dict[str, int]]], lookup: Lookup
 def _routes() -> APIRouter:
     router = APIRouter()
 
+    @router.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus text format."""
+        rendered: Response = request.app.state.metrics.render()
+        return rendered
+
     @router.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -224,9 +261,21 @@ def _routes() -> APIRouter:
         return JSONResponse(status_code=200 if lookup.ready else 503, content=body)
 
     @router.post("/v1/search", response_model=SearchResponse, responses={503: {"model": ErrorBody}})
-    def search(body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]) -> SearchResponse:
+    def search(
+        request: Request, body: SearchRequest, lookup: Annotated[Lookup, Depends(ready_lookup)]
+    ) -> SearchResponse:
+        started = time.perf_counter()
         check_language(lookup, body.language)
-        return _search_response(lookup, body.text, body.limit, body.language, body.channel)
+        response = _search_response(lookup, body.text, body.limit, body.language, body.channel)
+        entry = entry_from_body(
+            {**response.model_dump(), "text": body.text},
+            body.channel,
+            body.language,
+            "text",
+            (time.perf_counter() - started) * 1000,
+        )
+        safe_record(request.app.state.query_log, entry, request.app.state.metrics)
+        return response
 
     @router.post(
         "/v1/query",
@@ -257,6 +306,7 @@ def _routes() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=20)] = 5,
     ) -> QueryResponse:
         """A spoken question: multipart field `audio`, or the raw body with its Content-Type."""
+        started = time.perf_counter()
         check_language(lookup, language)
         transcriber = lookup.transcriber
         if transcriber is None:
@@ -269,7 +319,7 @@ def _routes() -> APIRouter:
             if transcript.text.strip()
             else _empty_response(lookup, language, channel)
         )
-        return QueryResponse(
+        response = QueryResponse(
             **found,
             transcript=transcript.text,
             asr=AsrInfo(
@@ -280,6 +330,16 @@ def _routes() -> APIRouter:
             ),
             channel=channel,
         )
+        entry = entry_from_body(
+            response.model_dump(), channel, language, "speech", (time.perf_counter() - started) * 1000
+        )
+        if settings.query_log_audio:  # opt-in only: recordings are personal data
+            entry = replace(entry, audio_file=await anyio.to_thread.run_sync(keep_audio, settings.data_dir, data))
+        request.app.state.metrics.observe_asr(
+            transcript.engine, transcript.duration_s, transcript.duration_s * transcript.rtf
+        )
+        await anyio.to_thread.run_sync(safe_record, request.app.state.query_log, entry, request.app.state.metrics)
+        return response
 
     @router.get("/v1/languages", response_model=list[LanguageOut])
     def languages(

@@ -146,8 +146,9 @@ def _cmd_ivr_call(args: argparse.Namespace, settings: Settings) -> int:
     caller = AudioSocketCaller(args.host, port)
     try:
         caller.wait_quiet(timeout=30)  # the language menu
+        mark = len(caller.audio)
         caller.send_dtmf(args.key)
-        caller.wait_quiet(timeout=30)  # greeting and beep
+        caller.wait_for_beep(after=mark, timeout=30)  # greeting, then the beep
         caller.send_audio(speech)
         caller.send_silence(1.2)
         answer = caller.wait_quiet(quiet=1.5, timeout=120)

@@ -6,14 +6,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TTHC_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TTHC_", env_file=".env", extra="ignore", populate_by_name=True)
 
     corpus_path: Path = PROJECT_ROOT / "corpus" / "procedures.jsonl"
     models_dir: Path = PROJECT_ROOT / "models"
@@ -50,6 +50,14 @@ class Settings(BaseSettings):
 
     # Admin endpoints: SHA-256 (hex) of the API key; unset disables them.
     admin_api_key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+    # Query log: SQLite in data_dir unless DATABASE_URL names a PostgreSQL database.
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("TTHC_DATABASE_URL", "DATABASE_URL"), description="postgresql://..."
+    )
+    query_log: bool = True
+    query_log_retention_days: int = Field(180, ge=1, le=3650)
+    query_log_audio: bool = Field(False, description="also keep the uploaded audio (opt-in; personal data)")
 
     # Channels.
     cors_origins: list[str] = Field(

@@ -26,7 +26,9 @@ from service import replies
 from service.audio import Pcm
 from service.audiosocket import AUDIO_RATES, Frame, Kind, ProtocolError, call_id, encode, read_frame
 from service.matcher import Decision
+from service.metrics import Metrics
 from service.prompts import AudioFormat, language_prompt_id, title_prompt_id, transcode
+from service.querylog import QueryEntry, QueryLog, safe_record
 
 if TYPE_CHECKING:
     from service.lookup import Lookup
@@ -73,7 +75,11 @@ class Call:
         writer: asyncio.StreamWriter,
         lookup: Lookup,
         gate: SpeechGate,
+        query_log: QueryLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._query_log = query_log
+        self._metrics = metrics
         self._reader = reader
         self._writer = writer
         self._lookup = lookup
@@ -224,6 +230,8 @@ class Call:
         if heard.rate != engine.sample_rate:  # telephone audio goes up to the model's rate
             samples = soxr.resample(samples, heard.rate, engine.sample_rate).astype(np.int16)
         transcript = await self._gate.run(engine.transcribe, Pcm(samples, engine.sample_rate), wait=True)
+        if self._metrics is not None:
+            self._metrics.observe_asr(transcript.engine, transcript.duration_s, transcript.duration_s * transcript.rtf)
         return transcript.text.strip()
 
     # ------------------------------------------------------------------ dialogue
@@ -304,6 +312,7 @@ class Call:
             await self.play([prompt], tail=beep())
             prompt = "sys-ask-again"
             heard = await self.listen(self._settings.ivr_no_input_seconds)
+            heard_at = time.perf_counter()
             if heard is not None and heard.digit is not None:
                 if heard.digit == "0" and last_answer:  # 0: hear the last answer again
                     await self.play([last_answer])
@@ -320,6 +329,19 @@ class Call:
             misses = 0
             result = await anyio.to_thread.run_sync(lookup.search, text, self._settings.clarify_max_candidates)
             log.info("call %s: heard %r -> %s", self.id, text, result.decision.value)
+            entry = QueryEntry(
+                channel="ivr",
+                language=self.language,
+                input="speech",
+                text=text,
+                decision=result.decision.value,
+                top_codes=[m.procedure.code for m in result.matches],
+                confidence=result.confidence,
+                latency_ms=(time.perf_counter() - heard_at) * 1000,
+                asr_engine=lookup.transcriber.name,
+                call_id=self.id,
+            )
+            await anyio.to_thread.run_sync(safe_record, self._query_log, entry, self._metrics)
             if result.decision is Decision.ANSWER:
                 last_answer = result.matches[0].procedure.prompt_id
                 await self.play([last_answer])
@@ -344,9 +366,13 @@ class Call:
 class AudioSocketServer:
     """Accepts Asterisk's connections; refuses calls beyond the limit with the 'busy' prompt."""
 
-    def __init__(self, lookup: Lookup, gate: SpeechGate) -> None:
+    def __init__(
+        self, lookup: Lookup, gate: SpeechGate, query_log: QueryLog | None = None, metrics: Metrics | None = None
+    ) -> None:
         self._lookup = lookup
         self._gate = gate
+        self._query_log = query_log
+        self._metrics = metrics
         self._server: asyncio.Server | None = None
         self._calls: set[asyncio.Task[None]] = set()
 
@@ -362,7 +388,7 @@ class AudioSocketServer:
         task = asyncio.current_task()
         assert task is not None
         self._calls.add(task)
-        call = Call(reader, writer, self._lookup, self._gate)
+        call = Call(reader, writer, self._lookup, self._gate, self._query_log, self._metrics)
         try:
             if len(self._calls) > self._lookup.settings.ivr_max_calls:
                 if await read_frame(reader) is not None:

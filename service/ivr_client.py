@@ -13,6 +13,7 @@ import time
 import uuid
 
 from service.audiosocket import Kind, encode
+from service.ivr import beep
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit audio
 
@@ -127,6 +128,30 @@ class AudioSocketCaller:
                 if start >= offset:
                     return at
         return None
+
+    def wait_for_bytes(self, needle: bytes, after: int = 0, timeout: float = 60.0) -> int | None:
+        """Until `needle` (e.g. a known prompt) appears in the audio past byte `after`; its offset."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while (found := self.audio.find(needle, after)) < 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed:
+                    return None
+                self._lock.wait(remaining)
+            return found
+
+    def wait_for_beep(self, after: int = 0, timeout: float = 60.0) -> bool:
+        """Until a beep ends the audio received past byte `after` (take it before your key or question)."""
+        tone = beep()
+        tone += bytes(-len(tone) % FRAME_BYTES)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.audio) <= after or not self.audio.endswith(tone):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed:
+                    return False
+                self._lock.wait(remaining)
+            return True
 
     def wait_closed(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

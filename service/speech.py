@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from starlette.datastructures import UploadFile
 
 from service.audio import SUPPORTED_RATES, AudioTooLargeError
+from service.querylog import entry_from_body, safe_record
 from service.stream import StreamSession, open_session, parse_control
 
 if TYPE_CHECKING:
@@ -166,6 +167,9 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                             query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel, language
                         )
                     )
+                    entry = entry_from_body(body, channel, language, "speech", elapsed * 1000)
+                    app_state.metrics.observe_asr(engine.name, audio_seconds, elapsed)
+                    await anyio.to_thread.run_sync(safe_record, app_state.query_log, entry, app_state.metrics)
                     await websocket.send_json({"match": body})
                     await websocket.close()
                     return

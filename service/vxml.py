@@ -9,6 +9,7 @@ when the service is unsure, a `<menu>` offers the choices by key, each leading t
 from __future__ import annotations
 
 import logging
+import time
 import xml.etree.ElementTree as ET
 from typing import Annotated
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from service.deps import answer_audio, check_language, ready_lookup
 from service.lookup import Lookup
 from service.matcher import Decision
 from service.prompts import title_prompt_id
+from service.querylog import QueryEntry, safe_record
 from service.schemas import ErrorBody
 from service.speech import read_audio_upload
 
@@ -134,6 +136,7 @@ def vxml_router() -> APIRouter:
         language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
     ) -> Response:
         """One caller turn: the recording (multipart `audio` or raw body) in, VoiceXML (or JSON) out."""
+        started = time.perf_counter()
         check_language(lookup, language)
         if lookup.transcriber is None:
             raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
@@ -182,6 +185,21 @@ def vxml_router() -> APIRouter:
                 answer_audio_url=answer_audio(lookup, prompt, language, "ivr")[1],
                 choices=choices,
             )
+        entry = QueryEntry(
+            channel="ivr",
+            language=language,
+            input="speech",
+            text=text,
+            decision=turn.decision,
+            top_codes=[m.procedure.code for m in result.matches],
+            confidence=result.confidence,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            asr_engine=transcript.engine,
+            call_id=call_id,
+        )
+        metrics = request.app.state.metrics
+        metrics.observe_asr(transcript.engine, transcript.duration_s, transcript.duration_s * transcript.rtf)
+        await anyio.to_thread.run_sync(safe_record, request.app.state.query_log, entry, metrics)
         return _reply(request, turn, lookup)
 
     @router.get("/v1/ivr/answer", response_class=Response, responses=turn_responses)

@@ -109,3 +109,24 @@ def test_openapi_docs_are_served(builtin_client):
     assert builtin_client.get("/docs").status_code == 200
     spec = builtin_client.get("/openapi.json").json()
     assert "/v1/search" in spec["paths"]
+
+
+def test_questions_are_logged_with_personal_numbers_masked(builtin_client):
+    text = "làm giấy khai sinh cho con, số điện thoại em 0912345678"
+    assert builtin_client.post("/v1/search", json={"text": text, "channel": "kiosk"}).status_code == 200
+    row = builtin_client.app.state.query_log.rows()[-1]
+    assert row["text"] == "làm giấy khai sinh cho con, số điện thoại em [số]"
+    assert (row["channel"], row["input"], row["decision"]) == ("kiosk", "text", "answer")
+    assert row["top_codes"].split(",")[0] == "1.001193" and row["latency_ms"] > 0
+
+
+def test_metrics_count_requests_by_route_template_and_decisions(builtin_client):
+    builtin_client.post("/v1/search", json={"text": "đăng ký kết hôn", "channel": "web"})
+    builtin_client.get("/v1/procedures/9.999999")
+    builtin_client.get("/no/such/page")
+    text = builtin_client.get("/metrics").text
+    assert 'tthc_http_requests_total{method="POST",route="/v1/search",status="200"}' in text
+    assert 'tthc_http_requests_total{method="GET",route="/v1/procedures/{code}",status="404"}' in text
+    assert 'route="unmatched"' in text and "9.999999" not in text  # no raw paths as labels
+    assert 'tthc_decisions_total{channel="web",decision="answer"}' in text
+    assert "tthc_speech_queue_depth 0.0" in text and "tthc_active_calls 0.0" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -32,9 +33,10 @@ pytestmark = pytest.mark.slow
 
 
 class Hotline:
-    def __init__(self, base: str, port: int) -> None:
+    def __init__(self, base: str, port: int, data_dir: Path) -> None:
         self.base = base
         self.port = port
+        self.data_dir = data_dir
         self._http = httpx.Client(base_url=base, timeout=60)
 
     def call(self) -> AudioSocketCaller:
@@ -45,6 +47,27 @@ class Hotline:
         res = self._http.get(f"/v1/prompts/{language}/{prompt_id}", params={"format": "slin8k"})
         res.raise_for_status()
         return _padded(res.content)
+
+    def menu(self) -> bytes:
+        prompts = [
+            "sys-choose-language",
+            "lang-vi",
+            "sys-press-1",
+            "lang-hmn",
+            "sys-press-2",
+            "lang-tai",
+            "sys-press-3",
+        ]
+        return b"".join(self.prompt("vi", p) for p in prompts)
+
+    def dial(self, key: str, timeout: float = 60) -> AudioSocketCaller:
+        """Call, hear the whole menu, press `key`, and wait for the beep after the greeting."""
+        caller = self.call()
+        menu = len(self.menu())
+        assert caller.wait_for_audio(menu, timeout=timeout)
+        caller.send_dtmf(key)
+        assert caller.wait_for_beep(after=menu, timeout=timeout)
+        return caller
 
     def active_calls(self) -> int:
         return int(self._http.get("/readyz").json()["ivr_calls"])
@@ -116,7 +139,7 @@ def hotline(synthesized_site, tmp_path_factory) -> Iterator[Hotline]:
     port = free_port()
     prompts = _with_hmong_greeting(synthesized_site, tmp)
     with live_server(_env(synthesized_site, prompts, port, TTHC_IVR_MAX_CALLS="24"), tmp) as base:
-        yield Hotline(base, port)
+        yield Hotline(base, port, tmp)
 
 
 def _speech8k(text: str, tmp: Path, name: str) -> bytes:
@@ -135,56 +158,54 @@ def marriage_8k(tmp_path_factory) -> bytes:
     return _speech8k("đăng ký kết hôn", tmp_path_factory.mktemp("say"), "ket-hon")
 
 
-def _ask(caller: AudioSocketCaller, speech: bytes, realtime: bool = False) -> None:
-    caller.wait_quiet()  # the greeting and the beep
+def _ask(caller: AudioSocketCaller, speech: bytes, realtime: bool = False) -> int:
+    """Speak a question and the pause that ends it; returns where the reply will start."""
+    mark = len(caller.audio)
     caller.send_audio(speech, realtime=realtime)
-    caller.send_silence(1.2, realtime=realtime)  # the pause that ends the question
+    caller.send_silence(1.2, realtime=realtime)
+    return mark
 
 
 def test_call_hears_the_menu_and_the_answer_to_a_spoken_question(hotline, birth_8k):
     caller = hotline.call()
-    menu = caller.wait_quiet()
-    expected_menu = b"".join(
-        hotline.prompt("vi", p)
-        for p in ["sys-choose-language", "lang-vi", "sys-press-1", "lang-hmn", "sys-press-2", "lang-tai", "sys-press-3"]
-    )
-    assert menu == expected_menu  # each language names itself (falling back to Vietnamese here)
+    menu = hotline.menu()  # each language names itself (falling back to Vietnamese here)
+    assert caller.wait_for_audio(len(menu), timeout=60)
+    assert bytes(caller.audio[: len(menu)]) == menu
     caller.send_dtmf("1")
-    greeting = caller.wait_quiet()
-    assert greeting == hotline.prompt("vi", "sys-greeting") + _padded(beep())
-    before = len(caller.audio)
-    caller.send_audio(birth_8k, realtime=False)
-    caller.send_silence(1.2, realtime=False)
+    assert caller.wait_for_beep(after=len(menu))
+    assert bytes(caller.audio[len(menu) :]) == hotline.prompt("vi", "sys-greeting") + _padded(beep())
+    mark = _ask(caller, birth_8k)
     answer = hotline.prompt("vi", "p-1-001193")
-    assert caller.wait_for_audio(before + len(answer), timeout=60)
-    assert bytes(caller.audio[before : before + len(answer)]) == answer
+    assert caller.wait_for_bytes(answer, after=mark) == mark  # the answer, first thing after the question
     caller.hang_up()
+    with sqlite3.connect(hotline.data_dir / "queries.db") as db:  # the question is in the query log
+        rows = db.execute("SELECT channel, top_codes FROM queries WHERE call_id = ?", (str(caller.uuid),)).fetchall()
+    assert len(rows) == 1 and rows[0][0] == "ivr" and rows[0][1].startswith("1.001193")
 
 
 def test_language_choice_plays_that_languages_recording(hotline):
-    caller = hotline.call()
-    caller.wait_quiet()
-    caller.send_dtmf("2")  # H'Mông: a person recorded its greeting
-    assert caller.wait_quiet() == hotline.prompt("hmn", "sys-greeting") + _padded(beep())
+    caller = hotline.dial("2")  # H'Mông: a person recorded its greeting
+    greeting = hotline.prompt("hmn", "sys-greeting") + _padded(beep())
+    assert bytes(caller.audio).endswith(greeting)
+    assert caller.audio.find(hotline.prompt("vi", "sys-greeting")) < 0  # not the Vietnamese one
     caller.hang_up()
 
 
 def test_barge_in_key_stops_the_menu(hotline):
     caller = hotline.call()
     caller.send_dtmf("3")  # pressed while the menu is still playing
-    caller.wait_quiet()
+    assert caller.wait_for_beep()
     caller.hang_up()
-    menu_and_greeting = bytes(caller.audio)
-    assert menu_and_greeting.endswith(hotline.prompt("vi", "sys-greeting") + _padded(beep()))
+    assert bytes(caller.audio).endswith(hotline.prompt("vi", "sys-greeting") + _padded(beep()))
+    full = len(hotline.menu()) + len(hotline.prompt("vi", "sys-greeting")) + len(_padded(beep()))
+    assert len(caller.audio) < full  # the rest of the menu was skipped
 
 
 def test_silence_twice_says_goodbye_and_hangs_up(hotline):
-    caller = hotline.call()
-    caller.wait_quiet()
-    caller.send_dtmf("1")
-    caller.wait_quiet()
+    caller = hotline.dial("1")
+    mark = len(caller.audio)
     caller.send_silence(3.5, realtime=False)  # no-input timeout is 3 s of line audio
-    caller.wait_quiet()  # "not understood", then the prompt again
+    assert caller.wait_for_beep(after=mark)  # asked again
     caller.send_silence(3.5, realtime=False)
     assert caller.wait_closed(30)
     assert caller.hung_up  # the service sent the hangup frame before closing
@@ -193,10 +214,7 @@ def test_silence_twice_says_goodbye_and_hangs_up(hotline):
 
 def test_hang_up_mid_question_and_broken_frames_hurt_no_other_call(hotline, birth_8k):
     # hang up in the middle of a question
-    caller = hotline.call()
-    caller.wait_quiet()
-    caller.send_dtmf("1")
-    caller.wait_quiet()
+    caller = hotline.dial("1")
     caller.send_audio(birth_8k[: len(birth_8k) // 2], realtime=False)
     caller.hang_up()
 
@@ -207,29 +225,24 @@ def test_hang_up_mid_question_and_broken_frames_hurt_no_other_call(hotline, birt
 
     # unknown kinds and odd-length audio mid-call are ignored; the call goes on
     caller = hotline.call()
-    caller.wait_quiet()
+    assert caller.wait_for_audio(len(hotline.menu()), timeout=60)
     caller.send_raw(encode(0x42, b"future frame kind"))
     caller.send_raw(encode(Kind.SLIN8, bytes(321)))
     caller.send_dtmf("1")
-    assert caller.wait_quiet().endswith(_padded(beep()))
+    assert caller.wait_for_beep(after=len(hotline.menu()))
     # a frame cut off by the connection closing
     caller.send_raw(bytes([Kind.SLIN8, 0x01, 0x40]) + bytes(10))
     caller.hang_up()
 
     # an error frame from Asterisk ends that call only
     caller = hotline.call()
-    caller.wait_quiet()
     caller.send_raw(encode(Kind.ERROR, b"\x04"))
     assert caller.wait_closed(10)
 
     # and a normal call still gets its answer
-    caller = hotline.call()
-    caller.wait_quiet()
-    caller.send_dtmf("1")
-    before = len(caller.audio)
-    _ask(caller, birth_8k)
-    answer = hotline.prompt("vi", "p-1-001193")
-    assert caller.wait_for_audio(before + len(answer), timeout=60)
+    caller = hotline.dial("1")
+    mark = _ask(caller, birth_8k)
+    assert caller.wait_for_bytes(hotline.prompt("vi", "p-1-001193"), after=mark) is not None
     caller.hang_up()
 
 
@@ -238,14 +251,10 @@ def test_twenty_calls_at_once_all_get_their_answer(hotline, birth_8k):
     results: dict[int, bool] = {}
 
     def one_call(n: int) -> None:
-        caller = hotline.call()
+        caller = hotline.dial("1", timeout=120)
         try:
-            caller.wait_quiet(timeout=120)
-            caller.send_dtmf("1")
-            _ask(caller, birth_8k, realtime=True)
-            start = len(caller.audio)
-            ok = caller.wait_for_audio(start + len(answer), timeout=180)
-            results[n] = ok and bytes(caller.audio[start : start + len(answer)]) == answer
+            mark = _ask(caller, birth_8k, realtime=True)
+            results[n] = caller.wait_for_bytes(answer, after=mark, timeout=180) == mark
         finally:
             caller.hang_up()
 
@@ -272,18 +281,13 @@ def test_unsure_match_offers_choices_by_key(synthesized_site, birth_8k, marriage
         TTHC_CLARIFY_MIN_CONFIDENCE="0.0",
     )
     with live_server(env, tmp_path) as base:
-        line = Hotline(base, port)
-        caller = line.call()
-        caller.wait_quiet()
+        line = Hotline(base, port, tmp_path)
+        caller = line.dial("1")
+        mark = _ask(caller, birth_8k)
+        choices = line.prompt("vi", "sys-clarify") + line.prompt("vi", "p-1-001193-title")
+        assert caller.wait_for_bytes(choices, after=mark) == mark
         caller.send_dtmf("1")
-        _ask(caller, birth_8k)
-        choices = caller.wait_quiet()
-        assert choices.startswith(line.prompt("vi", "sys-clarify") + line.prompt("vi", "p-1-001193-title"))
-        caller.send_dtmf("1")
-        before = len(caller.audio)
-        answer = line.prompt("vi", "p-1-001193")
-        assert caller.wait_for_audio(before + len(answer), timeout=30)
-        assert bytes(caller.audio[before : before + len(answer)]) == answer
+        assert caller.wait_for_bytes(line.prompt("vi", "p-1-001193"), after=mark, timeout=30) is not None
         caller.hang_up()
 
         # the same unsure turn over HTTP: a VoiceXML menu with one choice per key

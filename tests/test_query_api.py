@@ -34,6 +34,11 @@ def test_multipart_query_runs_whisper_then_matching(builtin_client, question_wav
     assert body["normalized_query"] == normalize(body["transcript"]).accented
     assert body["decision"] in ("answer", "clarify", "out_of_scope")
     assert body["channel"] == "kiosk" and body["answer_audio_url"] is None
+    row = builtin_client.app.state.query_log.rows()[-1]  # logged as a spoken question
+    assert (row["input"], row["asr_engine"], row["channel"]) == ("speech", "whisper", "kiosk")
+    assert row["text"] == body["transcript"]
+    metrics = builtin_client.get("/metrics").text
+    assert 'tthc_asr_real_time_factor_count{engine="whisper"}' in metrics
 
 
 def test_raw_body_query_with_content_type(builtin_client, question_wav):
