@@ -28,6 +28,7 @@ from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.deps import answer_audio, check_language, get_lookup, ready_lookup, require_admin
 from service.ivr import AudioSocketServer
+from service.logs import request_id_middleware
 from service.lookup import Lookup
 from service.matcher import Decision
 from service.metrics import Metrics, http_middleware
@@ -45,6 +46,7 @@ from service.prompts import (
     transcode,
 )
 from service.querylog import QueryLog, database_url, entry_from_body, keep_audio, safe_record
+from service.ratelimit import TokenBuckets, rate_limit_middleware
 from service.recordings import restore_previous, store_recording
 from service.schemas import (
     AnswerOut,
@@ -120,7 +122,11 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     metrics.speech_queue.set_function(lambda: app.state.speech_gate.busy)
     metrics.streams.set_function(lambda: app.state.active_streams)
     metrics.calls.set_function(lambda: app.state.hotline.active_calls if app.state.hotline else 0)
+    if settings.rate_limit_per_minute:
+        buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        app.middleware("http")(rate_limit_middleware(buckets, settings.trusted_proxies))
     app.middleware("http")(http_middleware(metrics))
+    app.middleware("http")(request_id_middleware())  # outermost: every log line of a request has its id
     _install_error_handlers(app)
     app.include_router(_routes())
     app.include_router(vxml_router())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import sys
 from pathlib import Path
 
@@ -18,13 +19,21 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from service.api import create_app
     from service.corpus import InvalidCorpusError
+    from service.logs import logging_config
 
+    logging.config.dictConfig(logging_config(settings.log_format == "json"))
     try:
         app = create_app(settings)
     except InvalidCorpusError as exc:
         print(exc, file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=logging_config(settings.log_format == "json"),
+        access_log=False,  # the service writes its own access line, with the request id
+    )
     return 0
 
 

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     query_log_retention_days: int = Field(180, ge=1, le=3650)
     query_log_audio: bool = Field(False, description="also keep the uploaded audio (opt-in; personal data)")
 
+    # Per-client limit on the endpoints that cost CPU; 0 turns it off.
+    rate_limit_per_minute: int = Field(120, ge=0)
+    rate_limit_burst: int = Field(40, ge=1)
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="proxy addresses whose X-Forwarded-For is believed (nginx)"
+    )
+
     # Channels.
     cors_origins: list[str] = Field(
         default_factory=list, description="portal origins allowed to call the API from a browser (widget)"
@@ -73,6 +80,8 @@ class Settings(BaseSettings):
     ivr_no_input_seconds: float = Field(8.0, gt=0, description="silence after the beep before re-asking")
     ivr_max_utterance_seconds: float = Field(15.0, gt=0)
     ivr_max_turns: int = Field(6, ge=1, description="questions per call before goodbye")
+
+    log_format: Literal["json", "text"] = "json"
 
     host: str = "127.0.0.1"
     port: int = 8000
