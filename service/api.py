@@ -12,11 +12,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -27,6 +29,7 @@ from service.audio import AudioError
 from service.config import Settings, get_settings
 from service.corpus import Procedure
 from service.deps import answer_audio, check_language, get_lookup, ready_lookup, require_admin
+from service.insights import Insights, build_insights, csv_rows, render_html
 from service.ivr import AudioSocketServer
 from service.logs import request_id_middleware
 from service.lookup import Lookup
@@ -134,6 +137,14 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     return app
 
 
+def _insights(request: Request, lookup: Lookup, weeks: int) -> Insights:
+    query_log: QueryLog | None = request.app.state.query_log
+    if query_log is None:
+        raise HTTPException(404, detail="the query log is off (TTHC_QUERY_LOG=false)")
+    since = datetime.now(UTC) - timedelta(weeks=weeks)
+    return build_insights(query_log.rows(since), lookup.corpus, lookup.prompts, weeks)
+
+
 async def _purge_daily(query_log: QueryLog) -> None:
     """Retention: old questions go at start-up and then once a day."""
     while True:
@@ -158,7 +169,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)})
+        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)}, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -539,6 +550,37 @@ def _routes() -> APIRouter:
             raise HTTPException(404, detail=str(exc.args[0])) from exc
         lookup.prompts = PromptCatalogue(lookup.settings.prompts_dir, lookup.languages)
         return {"restored": restored.model_dump() if restored else None}
+
+    @router.get(
+        "/admin/insights", dependencies=[Depends(require_admin)], responses={200: {"content": {"text/html": {}}}}
+    )
+    def insights(
+        request: Request,
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        weeks: Annotated[int, Query(ge=1, le=104)] = 12,
+        format: Annotated[str, Query(pattern=r"^(html|json)$")] = "html",
+    ) -> Response:
+        """Reports for officials: most asked, unanswered (grouped), languages, recordings still missing."""
+        report = _insights(request, lookup, weeks)
+        if format == "json":
+            return JSONResponse(jsonable_encoder(report))
+        return HTMLResponse(render_html(report))
+
+    @router.get(
+        "/admin/insights.csv", dependencies=[Depends(require_admin)], responses={200: {"content": {"text/csv": {}}}}
+    )
+    def insights_csv(
+        request: Request,
+        lookup: Annotated[Lookup, Depends(get_lookup)],
+        report: Annotated[str, Query(pattern=r"^(top|unanswered|languages|recordings)$")] = "top",
+        weeks: Annotated[int, Query(ge=1, le=104)] = 12,
+    ) -> Response:
+        rows = csv_rows(_insights(request, lookup, weeks), report)
+        return Response(
+            _csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="insights-{report}.csv"'},
+        )
 
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from typing import Annotated
@@ -12,14 +14,30 @@ from service.lookup import Lookup
 from service.prompts import AudioFormat
 
 
+def _presented_key(request: Request) -> str:
+    """`X-API-Key`, `Authorization: Bearer KEY`, or the password of Basic auth (officials' browsers)."""
+    if key := request.headers.get("x-api-key"):
+        return key
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value, validate=True).decode("utf-8").partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return ""
+
+
 def require_admin(request: Request) -> None:
-    """Admin calls need `X-API-Key` (or `Authorization: Bearer`) whose SHA-256 matches the setting."""
+    """Admin calls need a key whose SHA-256 matches TTHC_ADMIN_API_KEY_SHA256."""
     expected = request.app.state.settings.admin_api_key_sha256
     if not expected:
         raise HTTPException(403, detail="admin endpoints are disabled (set TTHC_ADMIN_API_KEY_SHA256)")
-    key = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    key = _presented_key(request)
     if not key:
-        raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": "Bearer"})
+        challenge = 'Basic realm="tthc-voice admin"' if request.url.path.startswith("/admin") else "Bearer"
+        raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": challenge})
     if not hmac.compare_digest(hashlib.sha256(key.encode()).hexdigest(), expected):
         raise HTTPException(403, detail="wrong API key")
 

@@ -167,6 +167,14 @@ class PromptCatalogue:
     def records(self) -> list[PromptRecord]:
         return list(self._records.values())
 
+    def status(self, prompt_id: str, language: str) -> CoverageStatus:
+        """Recorded by a person, synthetic only, or missing, in exactly this language (no fallback)."""
+        if (language, prompt_id, False) in self._records:
+            return CoverageStatus.HUMAN
+        if (language, prompt_id, True) in self._records:
+            return CoverageStatus.SYNTHETIC
+        return CoverageStatus.MISSING
+
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -295,22 +303,15 @@ def coverage_rows(catalogue: PromptCatalogue, corpus: Corpus, languages: list[st
 
     Answers and titles of essential procedures, system prompts and language names count as essential.
     """
-    have = {(r.language, r.prompt_id, r.synthetic) for r in catalogue.records()}
-
-    def status(lang: str, prompt_id: str) -> CoverageStatus:
-        if (lang, prompt_id, False) in have:
-            return CoverageStatus.HUMAN
-        if (lang, prompt_id, True) in have:
-            return CoverageStatus.SYNTHETIC
-        return CoverageStatus.MISSING
-
     by_prompt = {p.prompt_id: p for p in corpus.procedures}
     by_title = {title_prompt_id(p.prompt_id): p for p in corpus.procedures}
     rows = []
     for pid, (kind, text) in prompt_texts(corpus, catalogue.registry).items():
         proc = by_prompt.get(pid) or by_title.get(pid)
         code, name, essential = (proc.code, proc.name, proc.essential) if proc else ("", kind.value, True)
-        rows.append(CoverageRow(pid, code, name, essential, text, {lang: status(lang, pid) for lang in languages}))
+        rows.append(
+            CoverageRow(pid, code, name, essential, text, {lang: catalogue.status(pid, lang) for lang in languages})
+        )
     return sorted(rows, key=lambda r: (not r.essential, r.code == "", r.code, r.prompt_id))
 
 
