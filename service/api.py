@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service import replies
 from service.audio import AudioError
 from service.config import Settings, get_settings
-from service.corpus import Procedure
+from service.corpus import InvalidCorpusError, Procedure
 from service.deps import answer_audio, check_language, get_lookup, ready_lookup, require_admin
 from service.insights import Insights, build_insights, csv_rows, render_html
 from service.ivr import AudioSocketServer
@@ -51,6 +51,7 @@ from service.prompts import (
 from service.querylog import QueryLog, database_url, entry_from_body, keep_audio, safe_record
 from service.ratelimit import TokenBuckets, rate_limit_middleware
 from service.recordings import restore_previous, store_recording
+from service.reload import FileWatcher
 from service.schemas import (
     AnswerOut,
     AsrInfo,
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
         else:
             lookup.load_models()
         purger = asyncio.create_task(_purge_daily(app.state.query_log)) if app.state.query_log else None
+        watcher = FileWatcher(lookup, settings.reload_check_seconds) if settings.reload_check_seconds else None
+        if watcher is not None:
+            watcher.start()
         hotline = None
         if settings.audiosocket_port is not None:
             hotline = AudioSocketServer(lookup, app.state.speech_gate, app.state.query_log, app.state.metrics)
@@ -91,6 +95,8 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             await hotline.stop()
         if purger is not None:
             purger.cancel()
+        if watcher is not None:
+            watcher.stop()
         if app.state.query_log is not None:
             app.state.query_log.close()
 
@@ -251,6 +257,7 @@ def _coverage_html(summary: dict[str, dict[str, dict[str, int]]], lookup: Lookup
 
 def _routes() -> APIRouter:
     router = APIRouter()
+    admin = [Depends(require_admin)]
 
     @router.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -581,6 +588,17 @@ def _routes() -> APIRouter:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="insights-{report}.csv"'},
         )
+
+    @router.post("/v1/admin/reload", dependencies=admin, responses={422: {"model": ErrorBody}})
+    async def reload(lookup: Annotated[Lookup, Depends(ready_lookup)]) -> dict[str, object]:
+        """Re-read the corpus and prompt manifests now (the watcher also does it within seconds)."""
+        try:
+            changed = await anyio.to_thread.run_sync(lookup.reload)
+        except InvalidCorpusError as exc:
+            raise HTTPException(
+                422, detail=f"the corpus file is invalid; still serving the previous one: {exc}"
+            ) from exc
+        return {"changed": changed, "procedures": len(lookup.corpus.procedures), "corpus_sha256": lookup.corpus.sha256}
 
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:

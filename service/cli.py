@@ -172,6 +172,30 @@ def _cmd_ivr_call(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if answer else 1
 
 
+def _cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
+    """One command from the insights report to the running service (it reloads within seconds)."""
+    from service.corpus import edit_procedure
+
+    path = args.corpus or settings.corpus_path
+    try:
+        proc = edit_procedure(
+            path,
+            args.code,
+            add_alias=args.text if args.corpus_command == "alias" else None,
+            answer=args.text if args.corpus_command == "answer" else None,
+        )
+    except KeyError:
+        print(f"no procedure with code {args.code} in {path}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"not changed: {exc}", file=sys.stderr)
+        return 2
+    print(f"{proc.code} {proc.name}: {args.corpus_command} saved to {path}")
+    if args.corpus_command == "answer" and path == settings.corpus_path:
+        return _cmd_synthesize(args, settings)  # the synthetic voice says the new answer too
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-voice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--merge", type=Path, help="existing corpus whose curated aliases and answers are kept")
     imp.add_argument("--scope", choices=["all", "commune"], default="all")
     imp.set_defaults(func=_cmd_import)
+
+    alias = corpus.add_parser("alias", help="add a way people say a procedure (from /admin/insights)")
+    alias.add_argument("code")
+    alias.add_argument("text")
+    alias.add_argument("--corpus", type=Path, help="default: TTHC_CORPUS_PATH")
+    alias.set_defaults(func=_cmd_edit)
+    answer = corpus.add_parser("answer", help="replace a procedure's spoken answer")
+    answer.add_argument("code")
+    answer.add_argument("text")
+    answer.add_argument("--corpus", type=Path, help="default: TTHC_CORPUS_PATH")
+    answer.set_defaults(func=_cmd_edit)
 
     models = sub.add_parser("models", help="prepare offline models").add_subparsers(
         dest="models_command", required=True

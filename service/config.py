@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     query_log_retention_days: int = Field(180, ge=1, le=3650)
     query_log_audio: bool = Field(False, description="also keep the uploaded audio (opt-in; personal data)")
 
+    reload_check_seconds: float = Field(5.0, ge=0.0, description="how often to look for corpus/prompt edits; 0: never")
+
     # Per-client limit on the endpoints that cost CPU; 0 turns it off.
     rate_limit_per_minute: int = Field(120, ge=0)
     rate_limit_burst: int = Field(40, ge=1)

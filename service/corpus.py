@@ -175,3 +175,24 @@ def write_corpus(procedures: Iterable[Procedure], path: Path) -> None:
         for proc in procedures:
             fh.write(json.dumps(proc.model_dump(exclude_none=True), ensure_ascii=False) + "\n")
     tmp.replace(path)
+
+
+def edit_procedure(path: Path, code: str, *, add_alias: str | None = None, answer: str | None = None) -> Procedure:
+    """Add an alias or replace the spoken answer of one procedure, validated, written atomically.
+
+    Raises KeyError for an unknown code and ValueError when the edit breaks a rule (a repeated
+    alias, an answer too long to speak); the file is then left as it was.
+    """
+    corpus = load_corpus(path)
+    procedures = list(corpus.procedures)
+    index = next((i for i, p in enumerate(procedures) if p.code == code), None)
+    if index is None:
+        raise KeyError(code)
+    data = procedures[index].model_dump()
+    if add_alias is not None:
+        data["aliases"] = [*data["aliases"], add_alias]
+    if answer is not None:
+        data["answer_vi"] = answer
+    procedures[index] = Procedure.model_validate(data)  # ValidationError is a ValueError
+    write_corpus(procedures, path)
+    return procedures[index]

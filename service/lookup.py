@@ -28,11 +28,11 @@ from service.prompts import PromptCatalogue
 log = logging.getLogger(__name__)
 
 
-def build_matcher(settings: Settings, corpus: Corpus) -> Matcher:
-    embedder = None
-    if settings.use_embeddings:
+def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None = None) -> Matcher:
+    """`embedder`: the already loaded model, when only the corpus changed."""
+    if settings.use_embeddings and embedder is None:
         embedder = Embedder(settings.models_dir / settings.embedding_model, settings.embedding_batch_size)
-    return Matcher(corpus, embedder, settings.data_dir / "cache")
+    return Matcher(corpus, embedder if settings.use_embeddings else None, settings.data_dir / "cache")
 
 
 def _model_path(settings: Settings, name: str) -> Path:
@@ -104,6 +104,28 @@ class Lookup:
             self.transcriber = transcriber
             self.load_seconds = time.perf_counter() - t0
         log.info("models loaded in %.1f s", self.load_seconds)
+
+    def reload(self) -> bool:
+        """Pick up an edited corpus and prompt manifests without stopping (True if the corpus changed).
+
+        The new matcher is built aside while requests use the old one, then swapped in: the
+        corpus first, so a request that sees the new matcher also sees every code it returns.
+        An invalid corpus raises InvalidCorpusError and the old one keeps serving.
+        """
+        corpus = load_corpus(self.settings.corpus_path)
+        prompts = PromptCatalogue(self.settings.prompts_dir, self.languages)
+        changed = corpus.sha256 != self.corpus.sha256
+        matcher = self.matcher
+        if changed and self.matcher is not None:
+            embedder = self.matcher.embedding.embedder if self.matcher.embedding else None
+            matcher = build_matcher(self.settings, corpus, embedder)
+        with self._lock:
+            self.corpus = corpus
+            self.matcher = matcher
+            self.prompts = prompts
+        if changed:
+            log.info("corpus reloaded: %d procedures, sha256 %s", len(corpus.procedures), corpus.sha256[:12])
+        return changed
 
     @property
     def ready(self) -> bool:
