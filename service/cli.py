@@ -33,6 +33,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         log_config=logging_config(settings.log_format == "json"),
         access_log=False,  # the service writes its own access line, with the request id
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # streams and calls may finish
     )
     return 0
 

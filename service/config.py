@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     ivr_max_turns: int = Field(6, ge=1, description="questions per call before goodbye")
 
     log_format: Literal["json", "text"] = "json"
+    shutdown_grace_seconds: int = Field(25, ge=0, description="on SIGTERM, time left to requests in progress")
 
     host: str = "127.0.0.1"
     port: int = 8000
