@@ -7,13 +7,16 @@ to keep the suite short; bench/ivr.py runs the same calls at real-time pace.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import sqlite3
 import struct
 import subprocess
 import sys
 import threading
+import time
 import wave
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ import pytest
 from service.audiosocket import Kind, encode
 from service.ivr import beep
 from service.ivr_client import AudioSocketCaller
-from service.prompts import HUMAN_MANIFEST, PromptKind, PromptRecord
+from service.prompts import HUMAN_MANIFEST, AudioFormat, PromptKind, PromptRecord, transcode
 from tests.server import live_server
 from tests.speech import convert, espeak, free_port
 
@@ -387,3 +390,45 @@ def test_ivr_call_command_checks_a_deployment(hotline, marriage_8k, tmp_path):
     with wave.open(str(out)) as w:
         assert w.getframerate() == 8000 and w.getnframes() > 8000 * 5
     assert hotline.prompt("vi", "p-1-000894") in out.read_bytes()  # the answer, byte for byte
+
+
+def test_shutdown_lets_a_call_in_progress_hear_its_answer(synthesized_site, birth_8k, tmp_path):
+    port = free_port()
+    env = _env(synthesized_site, synthesized_site / "prompts", port)
+    log_path = tmp_path / "serve.log"
+    http_port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(http_port)],
+            env=dict(os.environ, TTHC_DATA_DIR=str(tmp_path), **env),
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        line = Hotline(f"http://127.0.0.1:{http_port}", port, tmp_path)
+        caller = line.call()
+        caller.send_dtmf("1")
+        assert caller.wait_for_beep(timeout=60)
+        mark = _ask(caller, birth_8k)
+        proc.send_signal(signal.SIGTERM)  # a rolling upgrade stops this replica mid-question
+        answer = _slin8k(synthesized_site / "prompts", "p-1-001193", tmp_path / "cache")
+        assert caller.wait_for_bytes(answer, after=mark, timeout=60) == mark
+        caller.hang_up()
+        assert proc.wait(60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+        assert "Application shutdown complete" in log_path.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _slin8k(prompts: Path, prompt_id: str, cache: Path) -> bytes:
+    """The answer as the hotline plays it, made with the service's own transcoder (no HTTP)."""
+    return _padded(transcode(prompts / "vi" / f"{prompt_id}.tts.ogg", AudioFormat.SLIN8K, cache).read_bytes())

@@ -1,0 +1,190 @@
+"""Load and soak: mixed typed, spoken and streamed traffic against a real server over loopback.
+
+    .venv/bin/python bench/load.py [--seconds 120] [--text-clients 4]
+
+Closed-loop clients (each sends its next request when the previous one is answered):
+typed questions to /v1/search, spoken clips to /v1/query, and WebSocket streams of the
+same clips at real-time pace to /v1/stream. Prints throughput, p50/p99 latency and error
+rate per kind, and the server's resident memory over the run (a soak: run with
+--seconds 600 or more and look at the slope).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import Server  # noqa: E402
+
+QUESTIONS = [
+    "làm giấy khai sinh cho con cần gì",
+    "đăng ký kết hôn ở đâu",
+    "bố tôi mất cần làm giấy báo tử",
+    "xin xác nhận tình trạng hôn nhân",
+    "đăng ký thường trú cho vợ",
+    "chứng thực bản sao sổ hộ khẩu",
+    "xin trợ cấp cho người khuyết tật",
+    "cấp lại thẻ bảo hiểm y tế bị mất",
+    "thời tiết hôm nay thế nào",
+    "đăng ký tạm trú cho sinh viên",
+]
+
+
+def speech(text: str, tmp: Path, n: int) -> tuple[bytes, bytes]:
+    """(WAV for /v1/query, 16 kHz PCM for the stream) of one spoken question."""
+    wav = tmp / f"{n}.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-s", "120", "-w", str(wav), text], check=True)
+    pcm = subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", str(wav), "-f", "s16le", "-ar", "16000", "-ac", "1", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return wav.read_bytes(), bytes(pcm)
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.latencies: dict[str, list[float]] = {}
+        self.errors: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def add(self, kind: str, seconds: float | None) -> None:
+        with self.lock:
+            if seconds is None:
+                self.errors[kind] = self.errors.get(kind, 0) + 1
+            else:
+                self.latencies.setdefault(kind, []).append(seconds)
+
+
+def text_client(base: str, stop: threading.Event, tally: Tally, seed: int) -> None:
+    rng = random.Random(seed)
+    with httpx.Client(base_url=base, timeout=60) as client:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                ok = client.post("/v1/search", json={"text": rng.choice(QUESTIONS)}).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            tally.add("text /v1/search", time.perf_counter() - t0 if ok else None)
+
+
+def audio_client(base: str, clips: list[bytes], stop: threading.Event, tally: Tally) -> None:
+    with httpx.Client(base_url=base, timeout=120) as client:
+        n = 0
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                res = client.post("/v1/query", content=clips[n % len(clips)], headers={"content-type": "audio/wav"})
+                ok = res.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            tally.add("audio /v1/query", time.perf_counter() - t0 if ok else None)
+            n += 1
+
+
+def stream_client(base: str, pcms: list[bytes], stop: threading.Event, tally: Tally) -> None:
+    """Latency = end of audio to the match message (the stream itself runs at real time)."""
+    url = base.replace("http://", "ws://") + "/v1/stream"
+    n = 0
+    while not stop.is_set():
+        pcm = pcms[n % len(pcms)] + bytes(16000)  # half a second of silence after the question
+        n += 1
+        try:
+            with connect(url, open_timeout=30) as ws:
+                ws.send(json.dumps({"config": {"sample_rate": 16000, "channel": "web"}}))
+                start = time.perf_counter()
+                for i, offset in enumerate(range(0, len(pcm), 3200)):
+                    ws.send(pcm[offset : offset + 3200])
+                    ws.recv(timeout=60)
+                    delay = start + (i + 1) * 0.1 - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                t0 = time.perf_counter()
+                ws.send('{"eof": 1}')
+                ok = False
+                while True:
+                    message = json.loads(ws.recv(timeout=60))
+                    if "match" in message:
+                        ok = True
+                        break
+            tally.add("stream /v1/stream", time.perf_counter() - t0 if ok else None)
+        except Exception:  # any failure counts as an error of this kind
+            tally.add("stream /v1/stream", None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--text-clients", type=int, default=4)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rendered = [speech(q, Path(tmp), n) for n, q in enumerate(QUESTIONS[:5])]
+    clips = [wav for wav, _ in rendered]
+    pcms = [pcm for _, pcm in rendered]
+    server = Server({"TTHC_ASR_ENGINE": "whisper", "TTHC_RATE_LIMIT_PER_MINUTE": "0", "TTHC_LOG_FORMAT": "text"})
+    process = psutil.Process(server.proc.pid)
+    rss: list[tuple[float, float]] = []
+    stop = threading.Event()
+    tally = Tally()
+    try:
+        httpx.post(server.base + "/v1/query", content=clips[0], headers={"content-type": "audio/wav"}, timeout=120)
+        threads = [
+            threading.Thread(target=text_client, args=(server.base, stop, tally, n)) for n in range(args.text_clients)
+        ]
+        threads.append(threading.Thread(target=audio_client, args=(server.base, clips, stop, tally)))
+        threads.append(threading.Thread(target=stream_client, args=(server.base, pcms, stop, tally)))
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        while time.monotonic() - start < args.seconds:
+            rss.append((time.monotonic() - start, process.memory_info().rss / 2**20))
+            time.sleep(5)
+        stop.set()
+        for t in threads:
+            t.join(120)
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop()
+
+    print(f"\n{args.seconds:g} s of mixed traffic: {args.text_clients} typed clients, 1 spoken, 1 streaming\n")
+    print("| kind | done | per second | p50 | p99 | errors |\n|---|---|---|---|---|---|")
+    for kind in ("text /v1/search", "audio /v1/query", "stream /v1/stream"):
+        values = sorted(tally.latencies.get(kind, []))
+        errors = tally.errors.get(kind, 0)
+        if values:
+            p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+            print(
+                f"| {kind} | {len(values)} | {len(values) / elapsed:.1f} | {statistics.median(values) * 1000:.0f} ms "
+                f"| {p99 * 1000:.0f} ms | {errors} ({errors / (len(values) + errors):.1%}) |"
+            )
+        else:
+            print(f"| {kind} | 0 | 0 | - | - | {errors} |")
+    times = np.array([t for t, _ in rss])
+    mib = np.array([m for _, m in rss])
+    slope = float(np.polyfit(times, mib, 1)[0] * 60) if len(rss) > 2 else 0.0
+    print(f"\nserver RSS: start {mib[0]:.0f} MiB, end {mib[-1]:.0f} MiB, max {mib.max():.0f} MiB")
+    print(f"RSS slope over the run: {slope:+.1f} MiB/min (after the first minute: ", end="")
+    late = times >= 60
+    late_slope = float(np.polyfit(times[late], mib[late], 1)[0] * 60) if late.sum() > 2 else float("nan")
+    print(f"{late_slope:+.1f} MiB/min)")
+
+
+if __name__ == "__main__":
+    main()
