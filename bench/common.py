@@ -8,9 +8,22 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import psutil
+
+
+def espeak_pcm(text: str, rate: int, tmp: Path, speed: int = 110) -> tuple[bytes, bytes]:
+    """espeak-ng Vietnamese: (its WAV file, 16-bit mono PCM at `rate`)."""
+    wav = tmp / f"q-{abs(hash(text))}.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-s", str(speed), "-w", str(wav), text], check=True)
+    pcm = subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", str(wav), "-f", "s16le", "-ar", str(rate), "-ac", "1", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return wav.read_bytes(), bytes(pcm)
 
 
 def free_port() -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Server  # noqa: E402
+from bench.common import Server, espeak_pcm  # noqa: E402
 from bench.common import free_port as pick_port  # noqa: E402
 from service.ivr_client import AudioSocketCaller  # noqa: E402
 
@@ -38,17 +37,6 @@ QUESTIONS = [
     "bố tôi mất cần làm giấy khai tử",
     "chứng thực bản sao giấy tờ",
 ]
-
-
-def speech_8k(text: str, tmp: Path) -> bytes:
-    wav = tmp / "q.wav"
-    subprocess.run(["espeak-ng", "-v", "vi", "-s", "110", "-w", str(wav), text], check=True)
-    raw = subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", str(wav), "-f", "s16le", "-ar", "8000", "-ac", "1", "-"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return bytes(raw)
 
 
 def one_call(port: int, speech: bytes, timeout: float = 120.0) -> float | None:
@@ -112,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        clips = [speech_8k(q, Path(tmp)) for q in QUESTIONS]
+        clips = [espeak_pcm(q, 8000, Path(tmp))[1] for q in QUESTIONS]
     port = pick_port()
     server = Server({"TTHC_ASR_ENGINE": "whisper", "TTHC_AUDIOSOCKET_PORT": str(port), "TTHC_IVR_MAX_CALLS": "64"})
     try:

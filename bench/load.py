@@ -15,7 +15,6 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Server  # noqa: E402
+from bench.common import Server, espeak_pcm  # noqa: E402
 
 QUESTIONS = [
     "làm giấy khai sinh cho con cần gì",
@@ -44,18 +43,6 @@ QUESTIONS = [
     "thời tiết hôm nay thế nào",
     "đăng ký tạm trú cho sinh viên",
 ]
-
-
-def speech(text: str, tmp: Path, n: int) -> tuple[bytes, bytes]:
-    """(WAV for /v1/query, 16 kHz PCM for the stream) of one spoken question."""
-    wav = tmp / f"{n}.wav"
-    subprocess.run(["espeak-ng", "-v", "vi", "-s", "120", "-w", str(wav), text], check=True)
-    pcm = subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", str(wav), "-f", "s16le", "-ar", "16000", "-ac", "1", "-"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return wav.read_bytes(), bytes(pcm)
 
 
 class Tally:
@@ -135,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        rendered = [speech(q, Path(tmp), n) for n, q in enumerate(QUESTIONS[:5])]
+        rendered = [espeak_pcm(q, 16000, Path(tmp), speed=120) for q in QUESTIONS[:5]]
     clips = [wav for wav, _ in rendered]
     pcms = [pcm for _, pcm in rendered]
     server = Server({"TTHC_ASR_ENGINE": "whisper", "TTHC_RATE_LIMIT_PER_MINUTE": "0", "TTHC_LOG_FORMAT": "text"})

@@ -7,7 +7,6 @@ to keep the suite short; bench/ivr.py runs the same calls at real-time pace.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -16,7 +15,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 import wave
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from service.audiosocket import Kind, encode
 from service.ivr import beep
 from service.ivr_client import AudioSocketCaller
 from service.prompts import HUMAN_MANIFEST, AudioFormat, PromptKind, PromptRecord, transcode
-from tests.server import live_server
+from tests.server import live_server, start_server, wait_ready
 from tests.speech import convert, espeak, free_port
 
 pytestmark = pytest.mark.slow
@@ -397,22 +395,9 @@ def test_shutdown_lets_a_call_in_progress_hear_its_answer(synthesized_site, birt
     env = _env(synthesized_site, synthesized_site / "prompts", port)
     log_path = tmp_path / "serve.log"
     http_port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(http_port)],
-            env=dict(os.environ, TTHC_DATA_DIR=str(tmp_path), **env),
-            stdout=log,
-            stderr=log,
-        )
+    proc = start_server({"TTHC_DATA_DIR": str(tmp_path), **env}, http_port, log_path)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+        wait_ready(f"http://127.0.0.1:{http_port}", proc, log_path)
         line = Hotline(f"http://127.0.0.1:{http_port}", port, tmp_path)
         caller = line.call()
         caller.send_dtmf("1")
