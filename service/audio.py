@@ -137,7 +137,11 @@ def decode_audio(
         raise AudioError(f"the audio is only {segment.duration_seconds:.2f} s long: truncated or cut off")
     if segment.duration_seconds > max_seconds:
         raise AudioTooLargeError(f"the audio is {segment.duration_seconds:.1f} s long; the limit is {max_seconds:g} s")
-    segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(target_rate)
+    try:
+        segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(target_rate)
+    except Exception as exc:  # audioop.error and friends: the data does not fit its own header
+        log.info("audio conversion failed: %s", exc)
+        raise AudioError("the audio could not be decoded: its samples do not match its header") from exc
     if segment.dBFS == -math.inf or segment.dBFS < SILENCE_DBFS:
         raise AudioError("the audio is silent: check the microphone")
     samples = np.frombuffer(segment.raw_data, dtype="<i2").copy()

@@ -114,3 +114,39 @@ def test_query_is_503_when_speech_is_disabled(tmp_path):
     with TestClient(create_app(settings, load_models_in_background=False)) as client:
         res = client.post("/v1/query", content=b"x", headers={"content-type": "audio/wav"})
         assert res.status_code == 503 and "disabled" in res.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def broken_audio(question_wav, tmp_path_factory) -> list[tuple[str, bytes, str]]:
+    """A fuzz corpus: one real clip in five containers, each cut short, bit-flipped and re-headed."""
+    from tests.speech import convert
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    source = tmp / "q.wav"
+    source.write_bytes(question_wav)
+    containers = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "webm": "audio/webm"}
+    containers["flac"] = "audio/flac"
+    rng = np.random.default_rng(7)
+    corpus = []
+    for suffix, ctype in containers.items():
+        data = (source if suffix == "wav" else convert(source, tmp / f"q.{suffix}")).read_bytes()
+        corpus.append((f"{suffix}-cut-header", data[:20], ctype))
+        corpus.append((f"{suffix}-cut-half", data[: len(data) // 2], ctype))
+        flipped = bytearray(data)
+        for i in rng.integers(0, len(data), size=max(8, len(data) // 200)):
+            flipped[i] ^= 0xFF
+        corpus.append((f"{suffix}-bit-flips", bytes(flipped), ctype))
+        corpus.append((f"{suffix}-no-header", data[len(data) // 3 :], ctype))
+        corpus.append((f"{suffix}-as-other-type", data, "audio/amr"))
+    return corpus
+
+
+def test_broken_audio_corpus_never_gets_a_5xx(builtin_client, broken_audio):
+    statuses = {}
+    for name, data, ctype in broken_audio:
+        res = builtin_client.post("/v1/query", content=data, headers={"content-type": ctype})
+        statuses[name] = res.status_code
+        assert res.status_code < 500, (name, res.text)
+        assert "error" in res.json() or res.status_code == 200, name
+    assert any(s == 400 for s in statuses.values())  # most of it is refused, clearly
+    assert builtin_client.get("/readyz").status_code == 200  # and the worker keeps serving
