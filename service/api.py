@@ -338,11 +338,13 @@ def _routes() -> APIRouter:
         settings = lookup.settings
         data, content_type = await read_audio_upload(request, settings.max_audio_bytes)
         transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, sample_rate)
-        found = (
-            _search_response(lookup, transcript.text, limit, language, channel).model_dump()
-            if transcript.text.strip()
-            else _empty_response(lookup, language, channel)
-        )
+        if transcript.text.strip():  # matching embeds the text (tens of ms): off the event loop
+            searched = await anyio.to_thread.run_sync(
+                _search_response, lookup, transcript.text, limit, language, channel
+            )
+            found = searched.model_dump()
+        else:
+            found = _empty_response(lookup, language, channel)
         response = QueryResponse(
             **found,
             transcript=transcript.text,
