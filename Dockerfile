@@ -35,7 +35,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     TTHC_PROMPTS_DIR=/app/audio_prompts \
     TTHC_DATA_DIR=/data \
     TTHC_HOST=0.0.0.0 \
-    HF_HUB_OFFLINE=1
+    HF_HUB_OFFLINE=1 \
+    MALLOC_ARENA_MAX=2
 RUN mkdir -p /data && chown tthc /data && chown -R tthc /app/audio_prompts
 USER tthc
 VOLUME ["/data"]
