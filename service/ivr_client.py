@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from service.audiosocket import Kind, encode
 from service.ivr import beep
@@ -96,16 +97,15 @@ class AudioSocketCaller:
 
     # ---------------------------------------------------------------- waiting
 
+    def _wait(self, ready: Callable[[], bool], timeout: float) -> bool:
+        """Until `ready()` holds (True), or the timeout passes or the line closes first (False)."""
+        with self._lock:
+            self._lock.wait_for(lambda: ready() or self.closed, timeout)
+            return ready()
+
     def wait_for_audio(self, nbytes: int, timeout: float) -> bool:
         """Until at least `nbytes` of audio arrived in total (False on timeout or close)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self.audio) < nbytes:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.closed:
-                    return False
-                self._lock.wait(remaining)
-            return True
+        return self._wait(lambda: len(self.audio) >= nbytes, timeout)
 
     def wait_quiet(self, quiet: float = 0.6, timeout: float = 60.0) -> bytes:
         """Until the service stopped talking for `quiet` seconds; the audio received meanwhile."""
@@ -131,34 +131,16 @@ class AudioSocketCaller:
 
     def wait_for_bytes(self, needle: bytes, after: int = 0, timeout: float = 60.0) -> int | None:
         """Until `needle` (e.g. a known prompt) appears in the audio past byte `after`; its offset."""
-        deadline = time.monotonic() + timeout
+        if not self._wait(lambda: self.audio.find(needle, after) >= 0, timeout):
+            return None
         with self._lock:
-            while (found := self.audio.find(needle, after)) < 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.closed:
-                    return None
-                self._lock.wait(remaining)
-            return found
+            return self.audio.find(needle, after)
 
     def wait_for_beep(self, after: int = 0, timeout: float = 60.0) -> bool:
         """Until a beep ends the audio received past byte `after` (take it before your key or question)."""
         tone = beep()
         tone += bytes(-len(tone) % FRAME_BYTES)
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self.audio) <= after or not self.audio.endswith(tone):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.closed:
-                    return False
-                self._lock.wait(remaining)
-            return True
+        return self._wait(lambda: len(self.audio) > after and self.audio.endswith(tone), timeout)
 
     def wait_closed(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not self.closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
-            return True
+        return self._wait(lambda: self.closed, timeout)
