@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.state.settings = settings
     app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
     app.state.active_streams = 0
+    app.state.draining = False  # set on SIGTERM: streams end after their current utterance
     app.state.hotline = None
     app.state.query_log = (
         QueryLog(database_url(settings.database_url, settings.data_dir), settings.query_log_retention_days)

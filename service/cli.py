@@ -15,11 +15,10 @@ log = logging.getLogger("tthc-voice")
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from service.api import create_app
     from service.corpus import InvalidCorpusError
     from service.logs import logging_config
+    from service.server import serve
 
     logging.config.dictConfig(logging_config(settings.log_format == "json"))
     try:
@@ -27,15 +26,14 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidCorpusError as exc:
         print(exc, file=sys.stderr)
         return 2
-    uvicorn.run(
+    started = serve(
         app,
         host=args.host or settings.host,
         port=args.port or settings.port,
+        grace_seconds=settings.shutdown_grace_seconds,  # streams and calls may finish
         log_config=logging_config(settings.log_format == "json"),
-        access_log=False,  # the service writes its own access line, with the request id
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # streams and calls may finish
     )
-    return 0
+    return 0 if started else 3
 
 
 def _cmd_validate(args: argparse.Namespace, _: Settings) -> int:

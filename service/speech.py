@@ -103,6 +103,20 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
         finals.append(final)
         await websocket.send_json(final)
 
+    async def answer_and_close(code: int) -> None:
+        """The match for everything said in this stream, logged, then the close (1012: reconnect elsewhere)."""
+        text = " ".join(f["text"] for f in finals if f.get("text")).strip()
+        words = [w for f in finals for w in f.get("result", [])]
+        confidence = sum(float(w.get("conf", 0)) for w in words) / len(words) if words else 0.0
+        body = await anyio.to_thread.run_sync(
+            partial(query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel, language)
+        )
+        entry = entry_from_body(body, channel, language, "speech", elapsed * 1000)
+        app_state.metrics.observe_asr(engine.name, audio_seconds, elapsed)
+        await anyio.to_thread.run_sync(safe_record, app_state.query_log, entry, app_state.metrics)
+        await websocket.send_json({"match": body})
+        await websocket.close(code=code)
+
     try:
         while True:
             message = await websocket.receive()
@@ -126,6 +140,9 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                     return
                 if "text" in reply:
                     await close_utterance(reply)
+                    if app_state.draining:  # shutting down: this utterance was the question; answer it
+                        await answer_and_close(code=1012)
+                        return
                 else:
                     await websocket.send_json(reply)
                 continue
@@ -158,20 +175,8 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                 elapsed += time.perf_counter() - t0
                 await close_utterance(final)
                 session = None
-                if "eof" in control:
-                    text = " ".join(f["text"] for f in finals if f.get("text")).strip()
-                    words = [w for f in finals for w in f.get("result", [])]
-                    confidence = sum(float(w.get("conf", 0)) for w in words) / len(words) if words else 0.0
-                    body = await anyio.to_thread.run_sync(
-                        partial(
-                            query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel, language
-                        )
-                    )
-                    entry = entry_from_body(body, channel, language, "speech", elapsed * 1000)
-                    app_state.metrics.observe_asr(engine.name, audio_seconds, elapsed)
-                    await anyio.to_thread.run_sync(safe_record, app_state.query_log, entry, app_state.metrics)
-                    await websocket.send_json({"match": body})
-                    await websocket.close()
+                if "eof" in control or app_state.draining:
+                    await answer_and_close(code=1012 if app_state.draining else 1000)
                     return
     except WebSocketDisconnect:
         return

@@ -184,13 +184,20 @@
         if (message.text) capture.finals.push(message.text);
         $("partial").textContent = capture.finals.join(" ");
       } else if (message.match) {
+        capture.done = true;
         showMatch(message.match);
       } else if (message.error) {
+        capture.done = true;
         status(message.error);
         setState("error");
       }
     };
     ws.onerror = () => { status("Mất kết nối tới máy chủ"); setState("error"); };
+    ws.onclose = () => {
+      // The server may end a stream early (restarting after the question it heard): stop listening.
+      if (state.capture === capture) release(capture);
+      if (!capture.done) { status("Mất kết nối tới máy chủ. Xin bấm nút và nói lại."); setState("error"); }
+    };
     const source = capture.ctx.createMediaStreamSource(capture.stream);
     const node = new AudioWorkletNode(capture.ctx, "pcm-capture");
     node.port.onmessage = (event) => {
