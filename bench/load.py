@@ -58,6 +58,11 @@ class Tally:
             else:
                 self.latencies.setdefault(kind, []).append(seconds)
 
+    def summary(self) -> str:
+        with self.lock:
+            counts = {kind.split()[0]: (len(v), self.errors.get(kind, 0)) for kind, v in self.latencies.items()}
+        return ", ".join(f"{kind} {ok} ok/{err} err" for kind, (ok, err) in counts.items())
+
 
 def text_client(base: str, stop: threading.Event, tally: Tally, seed: int) -> None:
     rng = random.Random(seed)
@@ -119,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--text-clients", type=int, default=4)
+    parser.add_argument("--rss-csv", type=Path, help="write (seconds, RSS MiB) samples here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,8 +146,12 @@ def main() -> None:
         start = time.monotonic()
         for t in threads:
             t.start()
+        next_report = 600.0
         while time.monotonic() - start < args.seconds:
             rss.append((time.monotonic() - start, process.memory_info().rss / 2**20))
+            if rss[-1][0] >= next_report:  # progress for long soaks, to stderr so the table stays clean
+                print(f"{rss[-1][0] / 60:.0f} min: RSS {rss[-1][1]:.0f} MiB, {tally.summary()}", file=sys.stderr)
+                next_report += 600
             time.sleep(5)
         stop.set()
         for t in threads:
@@ -163,6 +173,8 @@ def main() -> None:
             )
         else:
             print(f"| {kind} | 0 | 0 | - | - | {errors} |")
+    if args.rss_csv:
+        args.rss_csv.write_text("seconds,rss_mib\n" + "".join(f"{t:.0f},{m:.1f}\n" for t, m in rss))
     times = np.array([t for t, _ in rss])
     mib = np.array([m for _, m in rss])
     slope = float(np.polyfit(times, mib, 1)[0] * 60) if len(rss) > 2 else 0.0
@@ -171,6 +183,13 @@ def main() -> None:
     late = times >= 60
     late_slope = float(np.polyfit(times[late], mib[late], 1)[0] * 60) if late.sum() > 2 else float("nan")
     print(f"{late_slope:+.1f} MiB/min)")
+    if times[-1] >= 1800:  # soak: RSS per half hour, to see whether the growth levels off
+        print("\n| minutes | RSS median MiB | slope in this half hour MiB/min |\n|---|---|---|")
+        for lo in np.arange(0, times[-1], 1800):
+            part = (times >= lo) & (times < lo + 1800)
+            if part.sum() > 2:
+                part_slope = float(np.polyfit(times[part], mib[part], 1)[0] * 60)
+                print(f"| {lo / 60:.0f}-{(lo + 1800) / 60:.0f} | {np.median(mib[part]):.0f} | {part_slope:+.2f} |")
 
 
 if __name__ == "__main__":
