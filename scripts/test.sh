@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Test-only system packages: the kiosk and widget tests drive Debian's Chromium with a fake
-# microphone; the query-log tests start a throwaway PostgreSQL cluster.
-bash scripts/apt-install.sh chromium fonts-dejavu-core postgresql
+# microphone; the query-log tests start a throwaway PostgreSQL cluster; the proxy tests run
+# the province's nginx config in front of the service.
+bash scripts/apt-install.sh chromium fonts-dejavu-core postgresql nginx libnginx-mod-stream
 .venv/bin/ruff check service tests bench scripts
 .venv/bin/mypy service
 .venv/bin/python -m pytest -q "$@"

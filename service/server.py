@@ -53,6 +53,9 @@ def serve(app: FastAPI, host: str, port: int, grace_seconds: int, log_config: di
         log_config=log_config,
         access_log=False,  # the service writes its own access line, with the request id
         timeout_graceful_shutdown=grace_seconds,
+        # uvicorn would rewrite the client address from X-Forwarded-For for any request from
+        # 127.0.0.1; TTHC_TRUSTED_PROXIES alone decides whose X-Forwarded-For is believed.
+        proxy_headers=False,
     )
     server = DrainingServer(config, app)
     server.run()
