@@ -7,8 +7,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libgomp1 ff
 WORKDIR /app
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# CPU-only torch: the default wheel drags in several GB of CUDA libraries.
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# CPU-only torch: the default wheel drags in several GB of CUDA libraries. A province with
+# its own package mirror passes --build-arg TORCH_INDEX_URL=... (and PIP_INDEX_URL for the rest).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG PIP_INDEX_URL=https://pypi.org/simple
+RUN pip install --no-cache-dir torch==2.13.0 --index-url "$TORCH_INDEX_URL" --extra-index-url "$PIP_INDEX_URL"
 COPY pyproject.toml README.md ./
 COPY service ./service
 RUN pip install --no-cache-dir .

