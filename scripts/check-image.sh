@@ -4,7 +4,8 @@
 # Starts it with a data volume, waits for /readyz, checks it runs as non-root, answers a typed
 # and a spoken question (espeak-ng on this machine makes the audio), serves the answer audio,
 # passes its own HEALTHCHECK, keeps the query log on the volume, and stops cleanly on SIGTERM.
-# RUN_OPTS adds runtime flags (e.g. RUN_OPTS="--cgroups=disabled" for podman inside a container).
+# RUNTIME may carry global flags and RUN_OPTS adds `run` flags, e.g. for podman inside a sandbox:
+#   RUNTIME="podman --runtime runc --cgroup-manager cgroupfs" RUN_OPTS="--ulimit nofile=16384:16384"
 set -euo pipefail
 IMAGE=${1:?usage: scripts/check-image.sh IMAGE}
 RUNTIME=${RUNTIME:-docker}
@@ -45,8 +46,8 @@ spoken=$(curl -fsS "$BASE/v1/query?channel=kiosk" -H 'content-type: audio/wav' -
 echo "spoken: $(json 'repr(d["transcript"]), d["asr"]["engine"], d["decision"]' <<<"$spoken")"
 [ -n "$(json 'd["transcript"]' <<<"$spoken")" ] || fail "spoken question not transcribed"
 
-if [ "$RUNTIME" = podman ]; then
-  podman healthcheck run "$NAME" || fail "HEALTHCHECK failed"
+if [[ $RUNTIME == podman* ]]; then
+  $RUNTIME healthcheck run "$NAME" || fail "HEALTHCHECK failed"
 else
   sleep 35 && [ "$(docker inspect -f '{{.State.Health.Status}}' "$NAME")" = healthy ] || fail "not healthy"
 fi
