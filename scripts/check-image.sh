@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke-check a built image the way a province would before rolling it out:
 #   scripts/check-image.sh tthc-voice:latest          (docker, or podman when RUNTIME=podman)
-# Starts it with a data volume, waits for /readyz, checks it runs as non-root, answers a typed
+# Starts it with a data volume on a read-only root, waits for /readyz, checks it runs as non-root, answers a typed
 # and a spoken question (espeak-ng on this machine makes the audio), serves the answer audio,
 # passes its own HEALTHCHECK, keeps the query log on the volume, and stops cleanly on SIGTERM.
 # RUNTIME may carry global flags and RUN_OPTS adds `run` flags, e.g. for podman inside a sandbox:
@@ -12,15 +12,17 @@ RUNTIME=${RUNTIME:-docker}
 PORT=${PORT:-18000}
 NAME=tthc-image-check
 BASE=http://127.0.0.1:$PORT
-WORK=$(mktemp -d)
-cleanup() { $RUNTIME rm -f "$NAME" >/dev/null 2>&1 || true; $RUNTIME volume rm -f "$NAME-data" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+WORK=""
+cleanup() { $RUNTIME rm -f "$NAME" >/dev/null 2>&1 || true; $RUNTIME volume rm -f "$NAME-data" >/dev/null 2>&1 || true; [ -z "$WORK" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; $RUNTIME logs --tail 40 "$NAME" >&2 || true; exit 1; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 cleanup
 # shellcheck disable=SC2086
-$RUNTIME run -d --name "$NAME" -p "127.0.0.1:$PORT:8000" -v "$NAME-data:/data" ${RUN_OPTS:-} "$IMAGE" >/dev/null
+# As the Kubernetes manifest runs it: read-only root filesystem, /tmp scratch, no capabilities.
+$RUNTIME run -d --name "$NAME" -p "127.0.0.1:$PORT:8000" -v "$NAME-data:/data" --read-only --tmpfs /tmp \
+  --cap-drop ALL --security-opt no-new-privileges ${RUN_OPTS:-} "$IMAGE" >/dev/null
 start=$(date +%s)
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" = 200 ]; do
   (( $(date +%s) - start < 300 )) || fail "not ready after 300 s"

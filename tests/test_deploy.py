@@ -106,3 +106,10 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck_and_verified_vosk()
     assert "models fetch vosk-vn --sha256" in text and "prompts synthesize" in text
     names = set(re.findall(r"\b(TTHC_[A-Z0-9_]+)=", text))
     assert names and names <= SETTING_NAMES
+
+
+def test_build_context_leaves_out_local_builds_but_keeps_what_the_image_copies():
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {".venv", "data", "models/*", "audio_prompts/*/*.tts.ogg"} <= set(ignored)  # GBs, or made again
+    copied = re.findall(r"^COPY (?!--from)(\S+)", (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8"), re.M)
+    assert copied and not {c.rstrip("/") for c in copied} & set(ignored)
