@@ -44,12 +44,24 @@ class Settings(BaseSettings):
     asr_queue_limit: int = Field(8, ge=0, description="requests waiting beyond the workers before 503")
     stream_default_rate: int = Field(8000, description="PCM rate of a stream that sends no config (telephony)")
     max_streams: int = Field(8, ge=1, description="WebSocket streams at once; more are refused")
+    max_streams_per_client: int = Field(2, ge=1, description="streams one address may hold open at once")
+    stream_first_audio_seconds: float = Field(10.0, gt=0, description="a stream that sends no audio is closed")
+    stream_idle_seconds: float = Field(15.0, gt=0, description="a stream that stops sending is closed")
     max_stream_seconds: float = 600.0
     max_audio_bytes: int = 10 * 2**20
-    max_audio_seconds: float = 30.0
+    max_audio_seconds: float = Field(30.0, gt=0, description="one upload, and one utterance of a stream")
+    decode_timeout_seconds: float = Field(20.0, gt=0, description="ffmpeg is stopped after this long")
+
+    # Request intake: bodies, slow clients (see docs/operations.md, security).
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="JSON and every other non-audio body")
+    max_prompt_upload_bytes: int = Field(50 * 2**20, ge=1024, description="one admin prompt recording")
+    body_read_timeout_seconds: float = Field(30.0, gt=0, description="a body that stalls this long gets 408")
+    header_timeout_seconds: float = Field(10.0, gt=0, description="request headers must arrive within this")
 
     # Admin endpoints: SHA-256 (hex) of the API key; unset disables them.
     admin_api_key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    admin_failures_allowed: int = Field(5, ge=1, description="wrong keys from one address before it is locked out")
+    admin_lockout_max_seconds: float = Field(900.0, gt=0, description="the lockout doubles per failure up to this")
 
     # Query log: SQLite in data_dir unless DATABASE_URL names a PostgreSQL database.
     database_url: str | None = Field(
@@ -76,6 +88,14 @@ class Settings(BaseSettings):
     audiosocket_port: int | None = Field(None, description="Asterisk AudioSocket server port; unset disables it")
     audiosocket_host: str = "127.0.0.1"
     ivr_max_calls: int = Field(20, ge=1, description="calls at once; more hear 'busy' and are hung up")
+    ivr_max_calls_per_address: int | None = Field(
+        None, ge=1, description="calls from one Asterisk address; unset: only ivr_max_calls applies"
+    )
+    ivr_max_pending_per_address: int = Field(
+        32, ge=1, description="connections from one address yet to send a UUID (Asterisk may open 20 at once)"
+    )
+    ivr_first_frame_seconds: float = Field(5.0, gt=0, description="a connection must send its UUID frame in time")
+    ivr_idle_seconds: float = Field(30.0, gt=0, description="a call whose peer sends no frame this long is ended")
     ivr_playback_speed: float = Field(
         1.0, ge=0.0, le=16.0, description="prompt pacing vs real time; 0 sends without pacing (tests)"
     )

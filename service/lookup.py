@@ -143,6 +143,7 @@ class Lookup:
             raw_rate=sample_rate,
             max_bytes=s.max_audio_bytes,
             max_seconds=s.max_audio_seconds,
+            timeout_s=s.decode_timeout_seconds,
         )
         return self.transcriber.transcribe(pcm)
 

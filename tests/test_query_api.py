@@ -1,6 +1,7 @@
 """Spoken queries over HTTP: real audio, real engines, every bad-audio class."""
 
 import io
+import subprocess
 import wave
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_upload_limits(builtin_settings, question_wav):
         big = client.post("/v1/query", content=b"\x00" * 300_000, headers={"content-type": "audio/wav"})
         assert big.status_code == 413
         long = client.post("/v1/query", content=question_wav, headers={"content-type": "audio/wav"})
-        assert long.status_code == 413 and "limit is 1 s" in long.json()["error"]
+        assert long.status_code == 413 and "limit of 1 s" in long.json()["error"]
         missing = client.post("/v1/query", files={"other": ("x.wav", b"x", "audio/wav")})
         assert missing.status_code == 422 and "audio" in missing.json()["error"]
         bad_channel = client.post(
@@ -138,6 +139,19 @@ def broken_audio(question_wav, tmp_path_factory) -> list[tuple[str, bytes, str]]
         corpus.append((f"{suffix}-bit-flips", bytes(flipped), ctype))
         corpus.append((f"{suffix}-no-header", data[len(data) // 3 :], ctype))
         corpus.append((f"{suffix}-as-other-type", data, "audio/amr"))
+    # Requests for other resources and decompression bombs (tests/test_intake.py goes deeper).
+    hls = b"#EXTM3U\n#EXTINF:10.0,\nhttp://127.0.0.1:9/x.ts\n#EXT-X-ENDLIST\n"
+    corpus.append(("hls-playlist", hls, "application/octet-stream"))
+    corpus.append(("dash-manifest", b'<?xml version="1.0"?><MPD><BaseURL>http://127.0.0.1:9/</BaseURL></MPD>', ""))
+    corpus.append(("concat-list", b"ffconcat version 1.0\nfile '/etc/hostname'\n", "audio/mp4"))
+    for name, args in [("flac-bomb", ["-c:a", "flac"]), ("opus-bomb", ["-c:a", "libopus", "-b:a", "16k"])]:
+        bomb = tmp / f"{name}.{'flac' if 'flac' in name else 'ogg'}"
+        subprocess.run(
+            ["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "300"]
+            + [*args, str(bomb)],
+            check=True,
+        )
+        corpus.append((name, bomb.read_bytes(), "application/octet-stream"))
     return corpus
 
 
@@ -149,4 +163,6 @@ def test_broken_audio_corpus_never_gets_a_5xx(builtin_client, broken_audio):
         assert res.status_code < 500, (name, res.text)
         assert "error" in res.json() or res.status_code == 200, name
     assert any(s == 400 for s in statuses.values())  # most of it is refused, clearly
+    assert [statuses[k] for k in ("hls-playlist", "dash-manifest", "concat-list")] == [415] * 3
+    assert statuses["flac-bomb"] == statuses["opus-bomb"] == 413
     assert builtin_client.get("/readyz").status_code == 200  # and the worker keeps serving
