@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -268,18 +269,36 @@ def transcode(source: Path, fmt: AudioFormat, cache_dir: Path) -> Path:
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    # A private scratch name per call: concurrent first requests for one prompt each finish
-    # their own file, and the rename (atomic) lets either win with identical content.
-    fd, scratch = tempfile.mkstemp(prefix=f".{key}.", dir=cache_dir)
-    os.close(fd)
-    tmp = Path(scratch)
-    try:
-        segment = AudioSegment.from_file(source).set_channels(1).set_frame_rate(rate).set_sample_width(2)
-        segment.export(tmp, format=container, parameters=params)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # One transcode per key in this process; across processes sharing the folder the first
+    # file published wins (link, not rename, never replaces it). Opus output differs run to
+    # run (random Ogg serial), and the ETag promises the same bytes for the same name.
+    with _transcode_lock(key):
+        if target.is_file():
+            return target
+        fd, scratch = tempfile.mkstemp(prefix=f".{key}.", dir=cache_dir)
+        os.close(fd)
+        tmp = Path(scratch)
+        try:
+            segment = AudioSegment.from_file(source).set_channels(1).set_frame_rate(rate).set_sample_width(2)
+            segment.export(tmp, format=container, parameters=params)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links: rename, last writer wins
+                tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
     return target
+
+
+_transcode_locks: dict[str, threading.Lock] = {}
+_transcode_locks_guard = threading.Lock()
+
+
+def _transcode_lock(key: str) -> threading.Lock:
+    with _transcode_locks_guard:
+        return _transcode_locks.setdefault(key, threading.Lock())
 
 
 class CoverageStatus(StrEnum):
