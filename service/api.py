@@ -31,6 +31,7 @@ from service.corpus import InvalidCorpusError, Procedure
 from service.deps import answer_audio, check_language, get_lookup, ready_lookup, require_admin
 from service.insights import Insights, build_insights, csv_rows, render_html
 from service.ivr import AudioSocketServer
+from service.limits import BodyLimitMiddleware, BodyLimits
 from service.logs import request_id_middleware
 from service.lookup import Lookup
 from service.matcher import Decision
@@ -49,7 +50,7 @@ from service.prompts import (
     transcode,
 )
 from service.querylog import QueryLog, database_url, entry_from_body, keep_audio, safe_record
-from service.ratelimit import TokenBuckets, rate_limit_middleware
+from service.ratelimit import FailureBackoff, TokenBuckets, rate_limit_middleware
 from service.recordings import restore_previous, store_recording
 from service.reload import FileWatcher
 from service.schemas import (
@@ -64,7 +65,7 @@ from service.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from service.speech import SpeechGate, read_audio_upload, run_stream
+from service.speech import SpeechGate, StreamSlots, read_audio_upload, run_stream
 from service.vxml import vxml_router
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.state.lookup = lookup
     app.state.settings = settings
     app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
-    app.state.active_streams = 0
+    app.state.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
+    app.state.admin_backoff = FailureBackoff(settings.admin_failures_allowed, settings.admin_lockout_max_seconds)
     app.state.draining = False  # set on SIGTERM: streams end after their current utterance
     app.state.hotline = None
     app.state.query_log = (
@@ -130,8 +132,15 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     metrics = Metrics()
     app.state.metrics = metrics
     metrics.speech_queue.set_function(lambda: app.state.speech_gate.busy)
-    metrics.streams.set_function(lambda: app.state.active_streams)
+    metrics.streams.set_function(lambda: app.state.stream_slots.active)
     metrics.calls.set_function(lambda: app.state.hotline.active_calls if app.state.hotline else 0)
+    limits = BodyLimits(
+        default=settings.max_body_bytes,
+        audio=settings.max_audio_bytes,
+        prompt_upload=settings.max_prompt_upload_bytes,
+        read_timeout_s=settings.body_read_timeout_seconds,
+    )
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
     if settings.rate_limit_per_minute:
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
         app.middleware("http")(rate_limit_middleware(buckets, settings.trusted_proxies))
@@ -529,7 +538,7 @@ def _routes() -> APIRouter:
     ) -> dict[str, object]:
         """Upload a human recording (any common format, multipart `audio` or raw body)."""
         kind, text = _prompt_target(lookup, language, prompt_id)
-        data, content_type = await read_audio_upload(request, 50 * 2**20)
+        data, content_type = await read_audio_upload(request, lookup.settings.max_prompt_upload_bytes)
         record = await anyio.to_thread.run_sync(
             partial(
                 store_recording,
@@ -606,7 +615,8 @@ def _routes() -> APIRouter:
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
         """vosk-server protocol; after the final result, one extra `{"match": ...}` message."""
-        await run_stream(websocket, websocket.app.state.lookup, _query_body)
+        state = websocket.app.state
+        await run_stream(websocket, state.lookup, state.speech_gate, _query_body)
 
     return router
 

@@ -32,6 +32,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         grace_seconds=settings.shutdown_grace_seconds,  # streams and calls may finish
         log_config=logging_config(settings.log_format == "json"),
+        header_timeout_s=settings.header_timeout_seconds,
     )
     return 0 if started else 3
 

@@ -6,12 +6,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from service.lookup import Lookup
 from service.prompts import AudioFormat
+from service.ratelimit import FailureBackoff, client_key
 
 
 def _presented_key(request: Request) -> str:
@@ -29,17 +31,32 @@ def _presented_key(request: Request) -> str:
     return ""
 
 
+def _locked_out(seconds: float) -> HTTPException:
+    wait = max(1, math.ceil(seconds))
+    return HTTPException(
+        429, detail=f"too many wrong API keys from this address; retry in {wait} s", headers={"Retry-After": str(wait)}
+    )
+
+
 def require_admin(request: Request) -> None:
-    """Admin calls need a key whose SHA-256 matches TTHC_ADMIN_API_KEY_SHA256."""
-    expected = request.app.state.settings.admin_api_key_sha256
+    """Admin calls need a key whose SHA-256 matches TTHC_ADMIN_API_KEY_SHA256; wrong keys back off."""
+    settings = request.app.state.settings
+    expected = settings.admin_api_key_sha256
     if not expected:
         raise HTTPException(403, detail="admin endpoints are disabled (set TTHC_ADMIN_API_KEY_SHA256)")
+    backoff: FailureBackoff = request.app.state.admin_backoff
+    client = client_key(request, settings.trusted_proxies)
+    if (wait := backoff.locked_for(client)) > 0:
+        raise _locked_out(wait)
     key = _presented_key(request)
-    if not key:
+    if not key:  # a browser's first try before the Basic-auth prompt: not a guess
         challenge = 'Basic realm="tthc-voice admin"' if request.url.path.startswith("/admin") else "Bearer"
         raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": challenge})
     if not hmac.compare_digest(hashlib.sha256(key.encode()).hexdigest(), expected):
+        if (lockout := backoff.failed(client)) > 0:
+            raise _locked_out(lockout)
         raise HTTPException(403, detail="wrong API key")
+    backoff.succeeded(client)
 
 
 def get_lookup(request: Request) -> Lookup:

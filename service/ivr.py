@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,9 +93,14 @@ class Call:
 
     async def _pump(self) -> None:
         """Read frames into the event queue; None marks the end of the call."""
+        idle = self._settings.ivr_idle_seconds
         try:
             while True:
-                frame = await read_frame(self._reader)
+                try:  # Asterisk sends a frame every 20 ms while a call is up: silence means it is gone
+                    frame = await asyncio.wait_for(read_frame(self._reader), idle)
+                except TimeoutError:
+                    log.warning("call %s: no frame for %g s; ending the call", self.id, idle)
+                    return
                 if frame is None:
                     return
                 if frame.kind == Kind.ERROR:
@@ -284,11 +289,9 @@ class Call:
             return codes[int(digit) - 1]
         return None
 
-    async def run(self) -> None:
-        first = await read_frame(self._reader)
-        if first is None:
-            return
-        self.id = call_id(first)
+    async def run(self, call_uuid: str) -> None:
+        """The dialogue of a call whose UUID frame has been read."""
+        self.id = call_uuid
         pump = asyncio.create_task(self._pump())
         try:
             await self._dialogue()
@@ -364,7 +367,12 @@ class Call:
 
 
 class AudioSocketServer:
-    """Accepts Asterisk's connections; refuses calls beyond the limit with the 'busy' prompt."""
+    """Accepts Asterisk's connections; refuses calls beyond the limit with the 'busy' prompt.
+
+    A connection is a call only once it has sent its UUID frame, within
+    `ivr_first_frame_seconds`; until then it holds no call slot, and one address may have only
+    `ivr_max_pending_per_address` such connections, so silent sockets cannot lock callers out.
+    """
 
     def __init__(
         self, lookup: Lookup, gate: SpeechGate, query_log: QueryLog | None = None, metrics: Metrics | None = None
@@ -374,7 +382,8 @@ class AudioSocketServer:
         self._query_log = query_log
         self._metrics = metrics
         self._server: asyncio.Server | None = None
-        self._calls: set[asyncio.Task[None]] = set()
+        self._calls: dict[asyncio.Task[None], str] = {}  # call task -> peer address
+        self._pending: Counter[str] = Counter()
 
     @property
     def active_calls(self) -> int:
@@ -384,18 +393,51 @@ class AudioSocketServer:
         self._server = await asyncio.start_server(self._accept, host, port)
         log.info("AudioSocket server listening on %s:%d", host, port)
 
+    async def _handshake(self, reader: asyncio.StreamReader, peer: str) -> str | None:
+        """The call's UUID, or None when the connection sent nothing valid in time."""
+        settings = self._lookup.settings
+        if self._pending[peer] >= settings.ivr_max_pending_per_address:
+            log.warning("AudioSocket: %s already has %d connections without a UUID; refused", peer, self._pending[peer])
+            return None
+        self._pending[peer] += 1
+        try:
+            first = await asyncio.wait_for(read_frame(reader), settings.ivr_first_frame_seconds)
+            return call_id(first) if first is not None else None
+        except TimeoutError:
+            log.warning("AudioSocket: %s sent no UUID frame in %g s; closed", peer, settings.ivr_first_frame_seconds)
+            return None
+        except (ProtocolError, ConnectionError) as exc:
+            log.warning("AudioSocket: %s: %s", peer, exc)
+            return None
+        finally:
+            self._pending[peer] -= 1
+            if self._pending[peer] <= 0:
+                del self._pending[peer]
+
+    def _over_limit(self, peer: str) -> bool:
+        settings = self._lookup.settings
+        if len(self._calls) > settings.ivr_max_calls:
+            return True
+        cap = settings.ivr_max_calls_per_address
+        return cap is not None and sum(1 for p in self._calls.values() if p == peer) > cap
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._calls.add(task)
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if peername else "unknown"
         call = Call(reader, writer, self._lookup, self._gate, self._query_log, self._metrics)
         try:
-            if len(self._calls) > self._lookup.settings.ivr_max_calls:
-                if await read_frame(reader) is not None:
-                    await call.play(["sys-busy"])
+            call_uuid = await self._handshake(reader, peer)
+            if call_uuid is None:
+                return
+            call.id = call_uuid
+            self._calls[task] = peer
+            if self._over_limit(peer):
+                await call.play(["sys-busy"])
                 await call.hang_up()
                 return
-            await call.run()
+            await call.run(call_uuid)
         except CallEndedError:
             pass
         except (ProtocolError, ConnectionError) as exc:
@@ -403,7 +445,7 @@ class AudioSocketServer:
         except Exception:  # one broken call must not take the server down
             log.exception("call %s failed", call.id)
         finally:
-            self._calls.discard(task)
+            self._calls.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

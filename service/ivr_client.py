@@ -20,9 +20,17 @@ FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit audio
 
 
 class AudioSocketCaller:
-    def __init__(self, host: str, port: int, call_uuid: uuid.UUID | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        call_uuid: uuid.UUID | None = None,
+        timeout: float = 60.0,
+        source_host: str | None = None,
+    ) -> None:
         self.uuid = call_uuid or uuid.uuid4()
-        self._sock = socket.create_connection((host, port), timeout=timeout)
+        source = (source_host, 0) if source_host else None
+        self._sock = socket.create_connection((host, port), timeout=timeout, source_address=source)
         self._lock = threading.Condition()
         self.audio = bytearray()  # everything the service played to us
         self.last_audio_at = 0.0

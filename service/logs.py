@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 access = logging.getLogger("tthc.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -77,7 +78,11 @@ def request_id_middleware() -> Callable[[Request, Callable[[Request], Awaitable[
         started = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:  # caught here, not by the app's last-resort handler, so the 500 carries its id
+                logging.getLogger("tthc-voice").exception("unhandled error")
+                response = JSONResponse(status_code=500, content={"error": "internal error", "request_id": rid})
             status = response.status_code
             response.headers["X-Request-ID"] = rid
             return response

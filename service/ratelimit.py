@@ -15,10 +15,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-LIMITED_PREFIXES = ("/v1/search", "/v1/query", "/v1/ivr/", "/v1/admin/")
+LIMITED_PREFIXES = ("/v1/search", "/v1/query", "/v1/ivr/", "/v1/admin/", "/admin/")
 MAX_CLIENTS = 100_000  # oldest buckets are forgotten beyond this, bounding memory
 
 
@@ -42,13 +42,55 @@ class TokenBuckets:
             return wait
 
 
-def client_key(request: Request, trusted_proxies: list[str]) -> str:
+def client_key(request: HTTPConnection, trusted_proxies: list[str]) -> str:
     """The caller's address; X-Forwarded-For is believed only from a configured proxy (nginx)."""
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded and peer in trusted_proxies:
         return forwarded.split(",")[-1].strip() or peer
     return peer
+
+
+class FailureBackoff:
+    """Wrong admin keys: after `allowed` failures an address is locked out, 1 s, 2 s, 4 s, ...
+
+    Guessing a key then takes centuries instead of hours. A success clears the address; a
+    lockout is per address, so an official elsewhere is never locked out by someone else.
+    """
+
+    def __init__(self, allowed: int, max_lockout_s: float, forget_after_s: float = 3600.0) -> None:
+        self.allowed = allowed
+        self.max_lockout_s = max_lockout_s
+        self.forget_after_s = forget_after_s
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key -> (count, locked until)
+        self._lock = threading.Lock()
+
+    def locked_for(self, key: str, now: float | None = None) -> float:
+        """Seconds this address must still wait (0: it may try)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            count, until = self._failures.get(key, (0, 0.0))
+            if count and now - until > self.forget_after_s:
+                del self._failures[key]
+                return 0.0
+            return max(0.0, until - now)
+
+    def failed(self, key: str, now: float | None = None) -> float:
+        """Record one wrong key; returns the lockout it starts (0 while under the allowance)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            count, _ = self._failures.pop(key, (0, 0.0))
+            count += 1
+            over = count - self.allowed
+            lockout = min(self.max_lockout_s, 2.0 ** (over - 1)) if over > 0 else 0.0
+            self._failures[key] = (count, now + lockout)
+            while len(self._failures) > MAX_CLIENTS:
+                self._failures.popitem(last=False)
+            return lockout
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
 
 def rate_limit_middleware(

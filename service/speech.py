@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,15 +14,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from service.audio import SUPPORTED_RATES, AudioTooLargeError
 from service.querylog import entry_from_body, safe_record
+from service.ratelimit import client_key
 from service.stream import StreamSession, open_session, parse_control
 
 if TYPE_CHECKING:
     from service.lookup import Lookup
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 async def read_audio_upload(request: Request, max_bytes: int) -> tuple[bytes, str | None]:
@@ -78,20 +85,72 @@ class SpeechGate:
 MAX_FRAME_BYTES = 1 << 20
 
 
-async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[..., dict[str, object]]) -> None:
+class StreamSlots:
+    """Open WebSocket streams, in all and per client address, so no one client holds them all."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self._total = total
+        self._per_client = per_client
+        self._by_client: Counter[str] = Counter()
+
+    @property
+    def active(self) -> int:
+        return sum(self._by_client.values())
+
+    def acquire(self, client: str) -> str | None:
+        """None when a slot was taken, else why not."""
+        if self.active >= self._total:
+            return "too many streams; retry shortly"
+        if self._by_client[client] >= self._per_client:
+            return f"this address already has {self._per_client} open streams; close one first"
+        self._by_client[client] += 1
+        return None
+
+    def release(self, client: str) -> None:
+        self._by_client[client] -= 1
+        if self._by_client[client] <= 0:
+            del self._by_client[client]
+
+
+class _StreamTimeoutError(Exception):
+    pass
+
+
+async def _receive(websocket: WebSocket, timeout_s: float) -> Message:
+    try:
+        return await asyncio.wait_for(websocket.receive(), timeout_s)
+    except TimeoutError as exc:
+        raise _StreamTimeoutError from exc
+
+
+def _config_rate(config: dict[str, Any], current: int) -> int | None:
+    """The sample rate a config asks for, or None when it is not one we take (1e999, "fast", 12345)."""
+    value = config.get("sample_rate", current)
+    try:
+        rate = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return rate if rate in SUPPORTED_RATES else None
+
+
+async def run_stream(
+    websocket: WebSocket, lookup: Lookup, gate: SpeechGate, query_body: Callable[..., dict[str, object]]
+) -> None:
     """One WebSocket recognition session, as vosk-server runs it, plus the final match."""
     settings = lookup.settings
     app_state = websocket.app.state
+    slots: StreamSlots = app_state.stream_slots
     await websocket.accept()
     if lookup.transcriber is None or not lookup.ready:
         await websocket.send_json({"error": lookup.speech_error or "speech recognition is not ready"})
         await websocket.close(code=1013)
         return
-    if app_state.active_streams >= settings.max_streams:
-        await websocket.send_json({"error": "too many streams; retry shortly"})
+    client = client_key(websocket, settings.trusted_proxies)
+    refused = slots.acquire(client)
+    if refused is not None:
+        await websocket.send_json({"error": refused})
         await websocket.close(code=1013)
         return
-    app_state.active_streams += 1
     engine = lookup.transcriber
     rate, phrase_list, channel, language = settings.stream_default_rate, None, "ivr", settings.languages[0]
     session: StreamSession | None = None
@@ -117,26 +176,39 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
         await websocket.send_json({"match": body})
         await websocket.close(code=code)
 
+    async def refuse(message: str, code: int) -> None:
+        await websocket.send_json({"error": message})
+        await websocket.close(code=code)
+
+    first_audio_by = time.monotonic() + settings.stream_first_audio_seconds
     try:
         while True:
-            message = await websocket.receive()
+            if audio_seconds == 0:  # control frames alone do not keep a stream that sends no audio
+                wait = first_audio_by - time.monotonic()
+                idle = f"no audio within {settings.stream_first_audio_seconds:g} s"
+            else:
+                wait = settings.stream_idle_seconds
+                idle = f"no audio for {settings.stream_idle_seconds:g} s"
+            try:
+                message = await _receive(websocket, max(wait, 0.001))
+            except _StreamTimeoutError:
+                await refuse(f"{idle}; closing the stream", code=1008)
+                return
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("bytes") is not None:
                 frame: bytes = message["bytes"]
                 if len(frame) > MAX_FRAME_BYTES:
-                    await websocket.send_json({"error": f"binary frames must be at most {MAX_FRAME_BYTES} bytes"})
-                    await websocket.close(code=1009)
+                    await refuse(f"binary frames must be at most {MAX_FRAME_BYTES} bytes", code=1009)
                     return
                 if session is None:
-                    session = open_session(engine, rate, phrase_list)
+                    session = open_session(engine, rate, phrase_list, settings.max_audio_seconds)
                 t0 = time.perf_counter()
-                reply = await anyio.to_thread.run_sync(session.feed, frame)
+                reply = await gate.run(session.feed, frame, wait=True)  # shares the CPU with uploads
                 elapsed += time.perf_counter() - t0
                 audio_seconds += len(frame) / 2 / rate
                 if audio_seconds > settings.max_stream_seconds:
-                    await websocket.send_json({"error": f"stream longer than {settings.max_stream_seconds:g} s"})
-                    await websocket.close(code=1009)
+                    await refuse(f"stream longer than {settings.max_stream_seconds:g} s", code=1009)
                     return
                 if "text" in reply:
                     await close_utterance(reply)
@@ -153,11 +225,8 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                 continue
             if "config" in control:
                 config = control["config"] if isinstance(control["config"], dict) else {}
-                try:
-                    new_rate = int(config.get("sample_rate", rate))
-                except (TypeError, ValueError):
-                    new_rate = -1
-                if new_rate not in SUPPORTED_RATES:
+                new_rate = _config_rate(config, rate)
+                if new_rate is None:
                     await websocket.send_json({"error": f"unsupported sample_rate {config.get('sample_rate')!r}"})
                     continue
                 rate = new_rate
@@ -171,7 +240,7 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                 continue
             if "eof" in control or "reset" in control:
                 t0 = time.perf_counter()
-                final = await anyio.to_thread.run_sync(session.finish) if session else {"text": ""}
+                final = await gate.run(session.finish, wait=True) if session else {"text": ""}
                 elapsed += time.perf_counter() - t0
                 await close_utterance(final)
                 session = None
@@ -180,5 +249,9 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, query_body: Callable[
                     return
     except WebSocketDisconnect:
         return
+    except Exception:  # a bug must still close the socket properly, with a reason
+        log.exception("stream failed")
+        with contextlib.suppress(Exception):
+            await refuse("internal error in this stream", code=1011)
     finally:
-        app_state.active_streams -= 1
+        slots.release(client)

@@ -47,17 +47,33 @@ class _Resampler:
 
 
 class VoskStreamSession:
-    def __init__(self, engine: VoskTranscriber, client_rate: int, phrase_list: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: VoskTranscriber,
+        client_rate: int,
+        phrase_list: list[str] | None = None,
+        max_utterance_s: float = 30.0,
+    ) -> None:
         self._rec = engine.recognizer(phrase_list)
         self._resample = _Resampler(client_rate, engine.sample_rate)
         self.audio_seconds = 0.0
         self._rate = engine.sample_rate
+        self._max_utterance_s = max_utterance_s
+        self._utterance_s = 0.0
 
     def feed(self, pcm: bytes) -> dict[str, Any]:
         samples = self._resample(pcm)
-        self.audio_seconds += len(samples) / self._rate
+        seconds = len(samples) / self._rate
+        self.audio_seconds += seconds
+        self._utterance_s += seconds
         if self._rec.AcceptWaveform(samples.astype("<i2").tobytes()):
+            self._utterance_s = 0.0
             return dict(json.loads(self._rec.Result()))
+        if self._utterance_s >= self._max_utterance_s:  # no endpoint in sight: close it as an upload would
+            self._utterance_s = 0.0
+            result = dict(json.loads(self._rec.FinalResult()))
+            result.setdefault("text", "")
+            return result
         return {"partial": json.loads(self._rec.PartialResult()).get("partial", "")}
 
     def finish(self) -> dict[str, Any]:
@@ -72,8 +88,9 @@ class VoskStreamSession:
 class UtteranceStreamSession:
     """For non-streaming engines: buffer speech, decode when a pause or eof ends it."""
 
-    def __init__(self, engine: Transcriber, client_rate: int) -> None:
+    def __init__(self, engine: Transcriber, client_rate: int, max_utterance_s: float = 30.0) -> None:
         self._engine = engine
+        self._max_samples = int(max_utterance_s * engine.sample_rate)
         self._resample = _Resampler(client_rate, engine.sample_rate)
         self._rate = engine.sample_rate
         self._buffer: list[np.ndarray] = []
@@ -103,6 +120,8 @@ class UtteranceStreamSession:
             self._silent_run += seconds
         if self._heard_speech and self._silent_run >= PAUSE_SECONDS:
             return self._decode()
+        if self._heard_speech and sum(len(b) for b in self._buffer) >= self._max_samples:
+            return self._decode()  # the same limit as an upload: never buffer minutes of speech
         if not self._heard_speech and sum(len(b) for b in self._buffer) > self._rate * 2:
             self._buffer = self._buffer[-5:]  # keep a little lead-in, drop long leading silence
         return {"partial": ""}
@@ -118,10 +137,13 @@ class UtteranceStreamSession:
         return self._decode()
 
 
-def open_session(engine: Transcriber, client_rate: int, phrase_list: list[str] | None) -> StreamSession:
+def open_session(
+    engine: Transcriber, client_rate: int, phrase_list: list[str] | None, max_utterance_s: float
+) -> StreamSession:
+    """A session whose utterances are cut at `max_utterance_s`, like an upload."""
     if isinstance(engine, VoskTranscriber):
-        return VoskStreamSession(engine, client_rate, phrase_list)
-    return UtteranceStreamSession(engine, client_rate)
+        return VoskStreamSession(engine, client_rate, phrase_list, max_utterance_s)
+    return UtteranceStreamSession(engine, client_rate, max_utterance_s)
 
 
 def parse_control(text: str) -> dict[str, Any]:

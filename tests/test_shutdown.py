@@ -53,6 +53,10 @@ def test_sigterm_lets_open_streams_finish_their_question(prepared_models_dir: Pa
         "TTHC_USE_EMBEDDINGS": "false",
         "TTHC_ASR_ENGINE": "whisper",
         "TTHC_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+        # Three streams from one test address; the silent one must outlive the grace period
+        # (the idle-stream timeouts have their own tests in tests/test_intake.py).
+        "TTHC_MAX_STREAMS_PER_CLIENT": "3",
+        "TTHC_STREAM_FIRST_AUDIO_SECONDS": "120",
     }
     port = free_port()
     log_path = tmp_path / "serve.log"

@@ -22,6 +22,7 @@ def vosk_url(tmp_path_factory) -> Iterator[str]:
         "TTHC_ASR_ENGINE": "vosk",
         "TTHC_VOSK_MODEL": str(packaged_vosk_model()),
         "TTHC_MAX_STREAMS": "3",
+        "TTHC_MAX_STREAMS_PER_CLIENT": "3",  # every test client is 127.0.0.1; tests/test_intake.py tests the cap
         "TTHC_CORPUS_PATH": str(BUILTIN_CORPUS),
     }
     with live_server(env, tmp_path_factory.mktemp("ws")) as base:
