@@ -45,13 +45,22 @@ def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.P
 @contextmanager
 def live_server(env_extra: dict[str, str], log_dir: Path, timeout: float = 240) -> Iterator[str]:
     """Start the service with extra TTHC_* settings; yield its base URL once /readyz says ready."""
+    with live_process(env_extra, log_dir, timeout) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def live_process(
+    env_extra: dict[str, str], log_dir: Path, timeout: float = 240
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `live_server`, also yielding the process (its memory, its log)."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
     proc = start_server({"TTHC_DATA_DIR": str(log_dir), **env_extra}, port, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc, log_path, timeout)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:
