@@ -1,8 +1,10 @@
-"""Offline speech recognition: one `Transcriber` interface, Vosk and faster-whisper behind it.
+"""Offline speech recognition: one `Transcriber` interface, viet-asr, Vosk and faster-whisper behind it.
 
-Vosk is the production engine (streaming, phrase lists, telephone audio); Whisper base is the
-engine that makes Vietnamese work out of the box where no Vietnamese Vosk model is installed.
-Models load once and are shared; Vosk gets a recogniser per request, Whisper is re-entrant.
+viet-asr is the default: a Vietnamese streaming CTC model embedded in its PyPI wheel, far
+more accurate on real Vietnamese speech than Whisper base (docs/speech.md). Vosk is for a
+province that installs the official Vietnamese Vosk model; Whisper base is the fallback.
+Models load once and are shared; viet-asr and Vosk get a session per request or stream,
+Whisper is re-entrant.
 """
 
 from __future__ import annotations
@@ -107,6 +109,48 @@ class WhisperTranscriber:
         text = collapse_repetitions(" ".join(t for t in texts if t))
         confidence = float(math.exp(float(np.mean(logprobs)))) if logprobs else 0.0
         return Transcript(text, self.name, confidence, pcm.duration_s, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------- viet-asr
+
+VIETASR_PRESET = "transcribe"  # the embedded CTC model alone: no VAD, punctuation or ITN modules
+_VIETASR_LOG_WARNINGS = 2
+
+
+class VietAsrTranscriber:
+    """viet-asr's embedded model through its C library (ONNX Runtime); no file, no download.
+
+    The model comes out of the wheel itself; `vietasr_ensure_models`, the only call that
+    would fetch anything, is never made. Each request or stream gets its own session, so
+    sessions share nothing but the read-only model, and decoding releases the GIL.
+    It gives text only: no word timings or confidences.
+    """
+
+    name = "vietasr"
+    sample_rate = 16000
+
+    def __init__(self) -> None:
+        try:
+            import vietasr
+            from vietasr.ffi import native
+        except (ImportError, OSError) as exc:
+            raise EngineUnavailableError(f"viet-asr cannot be loaded: {exc}") from exc
+        native.lib.vietasr_set_log_level(_VIETASR_LOG_WARNINGS)
+        try:
+            self._pipeline = vietasr.Pipeline.preset(VIETASR_PRESET)
+        except RuntimeError as exc:
+            raise EngineUnavailableError(f"viet-asr preset {VIETASR_PRESET!r} failed: {exc}") from exc
+
+    def session(self, sample_rate: int) -> Any:
+        """A streaming session at the client's rate (8 kHz telephone audio is taken as it is)."""
+        return self._pipeline.stream(sample_rate=float(sample_rate))
+
+    def transcribe(self, pcm: Pcm) -> Transcript:
+        t0 = time.perf_counter()
+        with self.session(pcm.sample_rate) as session:
+            session.accept(np.ascontiguousarray(pcm.samples, dtype=np.int16))
+            text = " ".join(session.final().text.split())  # segments come back one per line
+        return Transcript(text, self.name, 0.0, pcm.duration_s, time.perf_counter() - t0)  # no confidences
 
 
 # ---------------------------------------------------------------- Vosk

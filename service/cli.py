@@ -124,7 +124,7 @@ def _cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
     if transcriber is None:
         print("speech recognition is disabled (TTHC_ASR_ENGINE=none)", file=sys.stderr)
         return 1
-    report = evaluate_asr(transcriber, args.manifest, args.limit)
+    report = evaluate_asr(transcriber, args.manifest, args.limit, telephone_line=args.telephone)
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_asr_report(report))
     return 0
 
@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.set_defaults(func=_cmd_calibrate)
     asr = ev.add_parser("asr", help="WER, CER, real-time factor and latency on a speech manifest")
     asr.add_argument("manifest", type=Path)
-    asr.add_argument("--engine", choices=["vosk", "whisper"])
+    asr.add_argument("--engine", choices=["vietasr", "vosk", "whisper"], help="default: the configured engine")
+    asr.add_argument("--telephone", action="store_true", help="pass each clip through 8 kHz mu-law and back first")
     asr.add_argument("--limit", type=int)
     asr.add_argument("--json", action="store_true")
     asr.set_defaults(func=_cmd_eval_asr)

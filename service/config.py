@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     languages_file: Path | None = None  # JSON list of language records replacing the built-in registry
     prompts_dir: Path = PROJECT_ROOT / "audio_prompts"
 
-    # Speech in. "auto": a Vosk model if one is installed under models/, else Whisper base.
-    asr_engine: Literal["auto", "vosk", "whisper", "none"] = "auto"
+    # Speech in. "auto": viet-asr (embedded in its wheel), or Whisper base where it cannot load;
+    # "vosk" for a province that installed the official Vietnamese Vosk model.
+    asr_engine: Literal["auto", "vietasr", "vosk", "whisper", "none"] = "auto"
     vosk_model: str = "vosk-model-small-vn-0.4"  # folder under models_dir, or an absolute path
     vosk_grammar: bool = False  # restrict Vosk to corpus phrases (+ "[unk]"); free speech is safer
     whisper_model: str = "whisper-base-ct2"

@@ -12,6 +12,7 @@ from service.asr import (
     EngineUnavailableError,
     Transcriber,
     Transcript,
+    VietAsrTranscriber,
     VoskTranscriber,
     WhisperTranscriber,
     build_grammar,
@@ -41,12 +42,22 @@ def _model_path(settings: Settings, name: str) -> Path:
 
 
 def build_transcriber(settings: Settings, corpus: Corpus) -> Transcriber | None:
-    """The configured engine; "auto" prefers an installed Vosk model, then Whisper."""
+    """The configured engine; "auto" is viet-asr, or Whisper where viet-asr cannot load.
+
+    Only the chosen engine is loaded: Whisper costs ~300 MB that a viet-asr service never uses.
+    """
     engine = settings.asr_engine
     if engine == "none":
         return None
+    if engine in ("auto", "vietasr"):
+        try:
+            return VietAsrTranscriber()
+        except EngineUnavailableError as exc:
+            if engine == "vietasr":
+                raise
+            log.warning("viet-asr is unavailable (%s); using Whisper", exc)
     vosk_dir = _model_path(settings, settings.vosk_model)
-    if engine == "vosk" or (engine == "auto" and (vosk_dir / "am").is_dir()):
+    if engine == "vosk":
         grammar = None
         if settings.vosk_grammar:
             phrases = [ph for p in corpus.procedures for ph in procedure_phrases(p)]

@@ -44,7 +44,7 @@ class SearchResponse(BaseModel):
 
 class AsrInfo(BaseModel):
     engine: str
-    confidence: float
+    confidence: float = Field(description="the engine's own confidence in [0, 1]; 0 where it gives none (viet-asr)")
     duration_s: float
     rtf: float = Field(description="decoding time / audio duration")
 
