@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from service.audio import Pcm, rate_from_mfcc_conf
+from service.audio import Pcm, normalise_level, rate_from_mfcc_conf
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ class VietAsrTranscriber:
     name = "vietasr"
     sample_rate = 16000
 
-    def __init__(self) -> None:
+    def __init__(self, level_dbfs: float | None = -20.0) -> None:
+        self._level_dbfs = level_dbfs
         try:
             import vietasr
             from vietasr.ffi import native
@@ -147,8 +148,11 @@ class VietAsrTranscriber:
 
     def transcribe(self, pcm: Pcm) -> Transcript:
         t0 = time.perf_counter()
+        samples = np.ascontiguousarray(pcm.samples, dtype=np.int16)
+        if self._level_dbfs is not None:  # quiet recordings come back empty without it (docs/speech.md)
+            samples = normalise_level(samples, self._level_dbfs)
         with self.session(pcm.sample_rate) as session:
-            session.accept(np.ascontiguousarray(pcm.samples, dtype=np.int16))
+            session.accept(samples)
             text = " ".join(session.final().text.split())  # segments come back one per line
         return Transcript(text, self.name, 0.0, pcm.duration_s, time.perf_counter() - t0)  # no confidences
 

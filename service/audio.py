@@ -298,10 +298,28 @@ def decode_audio(
         raise AudioError("the audio has no samples: corrupt or truncated")
     if duration < min_seconds:
         raise AudioError(f"the audio is only {duration:.2f} s long: truncated or cut off")
-    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
-    if rms == 0.0 or 20 * math.log10(rms / 32768.0) < SILENCE_DBFS:
+    if level_dbfs(samples) < SILENCE_DBFS:
         raise AudioError("the audio is silent: check the microphone")
     return Pcm(samples=samples.copy(), sample_rate=target_rate)
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (-inf for digital silence)."""
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+    return 20 * math.log10(rms / 32768.0) if rms > 0 else -math.inf
+
+
+def normalise_level(samples: np.ndarray, target_dbfs: float, peak: int = 32000) -> np.ndarray:
+    """Linear gain to `target_dbfs` RMS, held so no sample passes `peak` (no clipping)."""
+    level = level_dbfs(samples)
+    if not math.isfinite(level):
+        return samples
+    gain = 10 ** ((target_dbfs - level) / 20)
+    loudest = float(np.max(np.abs(samples.astype(np.int32)))) * gain
+    if loudest > peak:
+        gain *= peak / loudest
+    out: np.ndarray = np.clip(np.round(samples.astype(np.float64) * gain), -32768, 32767).astype(np.int16)
+    return out
 
 
 _RATE_IN_CONF = re.compile(r"--sample-frequency=(\d+)")

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Speech in. "auto": viet-asr (embedded in its wheel), or Whisper base where it cannot load;
     # "vosk" for a province that installed the official Vietnamese Vosk model.
     asr_engine: Literal["auto", "vietasr", "vosk", "whisper", "none"] = "auto"
+    vietasr_level_dbfs: float | None = Field(
+        -20.0, le=0.0, description="viet-asr: gain each upload or utterance to this RMS level first; null: off"
+    )
     vosk_model: str = "vosk-model-small-vn-0.4"  # folder under models_dir, or an absolute path
     vosk_grammar: bool = False  # restrict Vosk to corpus phrases (+ "[unk]"); free speech is safer
     whisper_model: str = "whisper-base-ct2"

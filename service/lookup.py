@@ -51,7 +51,7 @@ def build_transcriber(settings: Settings, corpus: Corpus) -> Transcriber | None:
         return None
     if engine in ("auto", "vietasr"):
         try:
-            return VietAsrTranscriber()
+            return VietAsrTranscriber(level_dbfs=settings.vietasr_level_dbfs)
         except EngineUnavailableError as exc:
             if engine == "vietasr":
                 raise

@@ -77,3 +77,17 @@ def test_content_type_parsing():
     assert parse_content_type("audio/L16; rate=8000; channels=1") == ("audio/l16", {"rate": "8000", "channels": "1"})
     assert parse_content_type(None) == ("", {})
     assert struct.calcsize("<h") == 2
+
+
+def test_level_normalisation_lifts_quiet_speech_without_clipping():
+    from service.audio import level_dbfs, normalise_level
+
+    t = np.arange(16000) / 16000
+    quiet = (300 * np.sin(2 * math.pi * 200 * t)).astype(np.int16)  # about -43 dBFS
+    lifted = normalise_level(quiet, -20.0)
+    assert abs(level_dbfs(lifted) - -20.0) < 0.1
+    spiky = quiet.copy()
+    spiky[100] = 20000  # one loud click: the gain stops where it would clip
+    held = normalise_level(spiky, -20.0)
+    assert int(np.abs(held.astype(np.int32)).max()) <= 32000 and level_dbfs(held) < -20.0
+    assert not normalise_level(np.zeros(800, np.int16), -20.0).any()
