@@ -24,7 +24,8 @@ _MU = 255.0
 
 
 def mulaw_round_trip(samples: np.ndarray) -> np.ndarray:
-    """int16 -> G.711 mu-law (8 bits) -> int16, as a telephone line carries it."""
+    """int16 -> 8-bit mu-law -> int16: the continuous mu=255 curve, close to G.711's
+    segmented table but not bit-exact with it; the loss a telephone line adds."""
     x = np.clip(samples.astype(np.float64) / 32768.0, -1.0, 1.0)
     code = np.round(np.sign(x) * np.log1p(_MU * np.abs(x)) / np.log1p(_MU) * 127.0)  # 8-bit companded
     y = np.sign(code) * np.expm1(np.abs(code) / 127.0 * np.log1p(_MU)) / _MU

@@ -52,7 +52,7 @@ _DECLARED: dict[str, str | None] = {
 ALLOWED_DEMUXERS = frozenset(v for v in _DECLARED.values() if v)
 _RAW_TYPES = frozenset({"audio/l16", "audio/pcm", "audio/x-raw", "audio/raw"})
 # Text that asks a demuxer to open other resources: playlists, manifests, concat lists.
-_LIST_SIGNATURES = (b"#EXTM3U", b"#EXT", b"ffconcat", b"<?xml", b"<MPD", b"<SMIL", b"<smil", b"[playlist]", b"file ")
+_LIST_SIGNATURES = (b"#EXT", b"ffconcat", b"<?xml", b"<MPD", b"<SMIL", b"<smil", b"[playlist]", b"file ")
 SUPPORTED_RATES = frozenset({8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000})
 SILENCE_DBFS = -60.0
 DECODE_TIMEOUT_S = 20.0
@@ -160,7 +160,9 @@ def check_wav_header(data: bytes) -> None:
 
 
 def choose_demuxer(data: bytes, content_type: str | None) -> str:
-    """An allow-listed demuxer, or UnsupportedAudioError (playlists and unknown types: 415)."""
+    """An allow-listed demuxer, or UnsupportedAudioError (playlists and unknown types: 415).
+
+    A file that really is WAV also has its header checked here (AudioError, 400)."""
     kind, _ = parse_content_type(content_type)
     if kind and kind not in _DECLARED:
         raise UnsupportedAudioError(f"unsupported audio type {kind!r}; {_SUPPORTED}")
@@ -168,6 +170,8 @@ def choose_demuxer(data: bytes, content_type: str | None) -> str:
         raise UnsupportedAudioError("playlists, manifests and file lists are not accepted: upload the recording itself")
     sniffed = sniff_container(data)
     declared = _DECLARED.get(kind)
+    if sniffed == "wav":
+        check_wav_header(data)
     if sniffed is not None:
         return sniffed  # browsers mislabel containers (Opus in WebM sent as audio/ogg): bytes win
     if declared is not None:
@@ -288,8 +292,6 @@ def decode_audio(
         samples = raw if rate == target_rate else soxr.resample(raw, rate, target_rate)
     else:
         demuxer = choose_demuxer(data, content_type)
-        if demuxer == "wav" and sniff_container(data) == "wav":
-            check_wav_header(data)
         decoded = ffmpeg_decode(data, demuxer, target_rate, max_seconds, timeout_s)
         samples = np.frombuffer(decoded, dtype="<i2")
     samples = np.asarray(samples, dtype=np.int16)
