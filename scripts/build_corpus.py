@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.curation import ALIASES, ANSWERS  # noqa: E402
+from scripts.merge_aliases import read_colloquial, with_colloquial  # noqa: E402
 from service.corpus import write_corpus  # noqa: E402
 from service.importer import import_procedures  # noqa: E402
 
@@ -32,6 +33,7 @@ def main() -> None:
     missing = sorted(set(ALIASES) - set(by_code))
     if missing:
         raise SystemExit(f"curated codes not in the import: {missing}")
+    colloquial = read_colloquial()
     curated = []
     for proc in procedures:
         update: dict[str, object] = {}
@@ -46,7 +48,8 @@ def main() -> None:
         if proc.code in ANSWERS:
             update["answer_vi"] = ANSWERS[proc.code]
             update["essential"] = True
-        curated.append(proc.model_copy(update=update) if update else proc)
+        proc = proc.model_copy(update=update) if update else proc
+        curated.append(with_colloquial(proc, colloquial.get(proc.code, [])))
     write_corpus(curated, args.out)
     logging.info(
         "wrote %d procedures (%d with curated aliases, %d curated answers) to %s",
