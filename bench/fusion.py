@@ -3,7 +3,9 @@
     .venv/bin/python bench/fusion.py [--questions ../shared/eval/questions_dev.jsonl] [--corpus PATH]
 
 Prints top-1/top-3 for each single scorer, reciprocal-rank fusion (k = 10, 60) and the
-score fusion used by the service at several weights and embedding scales.
+score fusion at several weights and embedding scales. These figures are in-sample (every
+rule is judged on the questions it is compared on); the shipped weights are chosen on folds
+by `tthc-voice eval crossval`, which reports held-out figures only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from service.corpus import load_corpus
 from service.evaluation import read_questions
 from service.lookup import build_matcher
 from service.matcher import Method
-from service.textnorm import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +48,7 @@ def main() -> None:
     codes = [p.code for p in matcher.procedures]
     known = set(codes)
     rows = [q for q in read_questions(args.questions) if q.expected in ("answer", "clarify") and known & set(q.codes)]
-    texts = [normalize(q.question) for q in rows]
+    texts = [matcher.prepare(q.question) for q in rows]
     gold = [set(q.codes) for q in rows]
     fuzzy = np.stack([matcher.method_scores(t, Method.FUZZY) for t in texts])
     emb = np.stack([matcher.method_scores(t, Method.EMBEDDING) for t in texts])

@@ -102,15 +102,26 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_crossval(args: argparse.Namespace, settings: Settings) -> int:
     from service.corpus import load_corpus
-    from service.evaluation import fit_confidence, read_questions
+    from service.crossval import alias_rows, build_for_eval, cross_validate, format_crossval
+    from service.evaluation import read_questions
+    from service.lexicon import load_lexicon
     from service.lookup import build_matcher
-    from service.matcher import Method
 
-    matcher = build_matcher(settings, load_corpus(args.corpus or settings.corpus_path))
-    method = Method.HYBRID if matcher.embedding is not None else Method.FUZZY
-    print(json.dumps(fit_confidence(matcher, read_questions(args.file), method), indent=1))
+    corpus = load_corpus(args.corpus or settings.corpus_path)
+    matcher = build_matcher(settings, corpus)
+    embedder = matcher.embedding.embedder if matcher.embedding else None
+    build = build_for_eval(
+        embedder,
+        settings.data_dir / "cache",
+        load_lexicon(settings.lexicon_path),
+        restore_accents=settings.restore_accents,
+        preferred_codes=tuple(settings.preferred_codes),
+    )
+    extra = alias_rows(corpus, build, limit=args.alias_rows) if args.alias_rows else []
+    report = cross_validate(matcher, read_questions(args.file), extra)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_crossval(report))
     return 0
 
 
@@ -262,10 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     questions.add_argument("--corpus", type=Path)
     questions.add_argument("--json", action="store_true")
     questions.set_defaults(func=_cmd_eval)
-    calibrate = ev.add_parser("calibrate", help="fit the confidence link on labelled questions")
-    calibrate.add_argument("file", type=Path)
-    calibrate.add_argument("--corpus", type=Path)
-    calibrate.set_defaults(func=_cmd_calibrate)
+    cv = ev.add_parser("crossval", help="fit fusion and confidence on folds; held-out and test-split figures")
+    cv.add_argument("file", type=Path)
+    cv.add_argument("--corpus", type=Path)
+    cv.add_argument("--alias-rows", type=int, default=2000, help="hand-written aliases asked as training rows; 0: none")
+    cv.add_argument("--json", action="store_true")
+    cv.set_defaults(func=_cmd_crossval)
     asr = ev.add_parser("asr", help="WER, CER, real-time factor and latency on a speech manifest")
     asr.add_argument("manifest", type=Path)
     asr.add_argument("--engine", choices=["vietasr", "vosk", "whisper"], help="default: the configured engine")

@@ -16,15 +16,24 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TTHC_", env_file=".env", extra="ignore", populate_by_name=True)
 
     corpus_path: Path = PROJECT_ROOT / "corpus" / "procedures.jsonl"
+    lexicon_path: Path | None = Field(
+        PROJECT_ROOT / "corpus" / "lexicon.jsonl", description="everyday words -> official terms; null: none"
+    )
+    restore_accents: bool = Field(True, description="put tone marks back on questions typed without them")
+    preferred_codes: list[str] = Field(
+        default_factory=list, description="the province's own code for a procedure published by several provinces"
+    )
     models_dir: Path = PROJECT_ROOT / "models"
     data_dir: Path = PROJECT_ROOT / "data"
     embedding_model: str = "multilingual-e5-small"
     embedding_batch_size: int = 64
     use_embeddings: bool = Field(True, description="False runs lexical-only (for very weak machines)")
 
-    # Bands on the calibrated confidence: answer, else clarify, else out of scope.
-    answer_min_confidence: float = 0.45
-    clarify_min_confidence: float = 0.3
+    # Bands on the calibrated confidence: answer, else clarify, else out of scope. Fitted on
+    # folds with the fusion weights to what a decision is worth to the citizen: a wrong answer
+    # costs more than asking back (docs/matching.md).
+    answer_min_confidence: float = 0.7
+    clarify_min_confidence: float = 0.5
     clarify_max_candidates: int = 3
 
     languages: list[str] = ["vi", "hmn", "tai"]  # enabled answer languages, first is the default

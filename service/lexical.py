@@ -31,7 +31,11 @@ class FuzzyScorer:
     """Best rapidfuzz match between the query and any phrase of each procedure."""
 
     def __init__(self, phrases: list[str], owners: np.ndarray, n_procedures: int) -> None:
-        self._phrases = [fold(p) for p in phrases]
+        # Accented phrases and their tone-less twins fold to one string: score each string once.
+        folded = [fold(p) for p in phrases]
+        index: dict[str, int] = {}
+        self._of_pair = np.array([index.setdefault(f, len(index)) for f in folded], dtype=np.int64)
+        self._phrases = list(index)
         self._owners = owners
         self._n = n_procedures
         # Very short phrases ("khai tu") match inside too many questions: weigh by length.
@@ -46,7 +50,7 @@ class FuzzyScorer:
         whole = process.cdist([query], self._phrases, scorer=fuzz.ratio, dtype=np.float32)[0]
         raw = (contained + whole) / 200.0 * self._length_weight
         out = np.zeros(self._n, dtype=np.float32)
-        np.maximum.at(out, self._owners, raw)
+        np.maximum.at(out, self._owners, raw[self._of_pair])
         return out
 
 

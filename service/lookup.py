@@ -23,6 +23,7 @@ from service.config import Settings
 from service.corpus import Corpus, load_corpus
 from service.embedding import Embedder
 from service.languages import LanguageRegistry, load_registry
+from service.lexicon import load_lexicon
 from service.matcher import Matcher, SearchResult, procedure_phrases
 from service.prompts import PromptCatalogue
 
@@ -33,7 +34,14 @@ def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None 
     """`embedder`: the already loaded model, when only the corpus changed."""
     if settings.use_embeddings and embedder is None:
         embedder = Embedder(settings.models_dir / settings.embedding_model, settings.embedding_batch_size)
-    return Matcher(corpus, embedder if settings.use_embeddings else None, settings.data_dir / "cache")
+    return Matcher(
+        corpus,
+        embedder if settings.use_embeddings else None,
+        settings.data_dir / "cache",
+        lexicon=load_lexicon(settings.lexicon_path),
+        restore_accents=settings.restore_accents,
+        preferred_codes=tuple(settings.preferred_codes),
+    )
 
 
 def _model_path(settings: Settings, name: str) -> Path:

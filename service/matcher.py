@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from service.accents import AccentRestorer, everyday_frequencies
 from service.corpus import Corpus, Procedure
 from service.embedding import Embedder, EmbeddingScorer, cached_passage_embeddings
 from service.importer import short_name
 from service.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
+from service.lexicon import Lexicon, LexiconEntry
+from service.siblings import SiblingGroups
 from service.textnorm import NormalizedText, fold, normalize
 
 log = logging.getLogger(__name__)
@@ -43,16 +46,41 @@ class Method(StrEnum):
 class FusionParams:
     fuzzy_weight: float = 0.4
     embedding_weight: float = 0.6
+    bm25_weight: float = 0.0  # BM25 taken relative to the query's best BM25 score
     embedding_scale: float = 0.16  # cosine gap over the median that counts as a full match
-    # confidence = sigmoid(top_w * top + margin_w * (top - second) + coverage_w * coverage + bias)
+    # confidence = sigmoid(top_w * top + margin_w * (top - second) + coverage_w * coverage
+    #                      + explained_w * explained + bias)
     top_weight: float = 4.9
     margin_weight: float = 14.17
     coverage_weight: float = 1.79
     bias: float = -3.74
+    explained_weight: float = 0.0
 
 
-# Fitted with `tthc-voice eval calibrate` on the development questions (docs/matching.md).
-HYBRID_PARAMS = FusionParams()
+# Fitted on folds by `tthc-voice eval crossval` (docs/matching.md): the same weights won in
+# every fold; only the confidence links differ between questions typed with and without marks.
+HYBRID_PARAMS = FusionParams(
+    fuzzy_weight=0.7,
+    bm25_weight=0.2,
+    embedding_weight=0.1,
+    embedding_scale=0.12,
+    top_weight=3.407,
+    margin_weight=2.426,
+    coverage_weight=0.055,
+    explained_weight=3.395,
+    bias=-3.067,
+)
+HYBRID_PARAMS_WITHOUT_MARKS = FusionParams(
+    fuzzy_weight=0.7,
+    bm25_weight=0.2,
+    embedding_weight=0.1,
+    embedding_scale=0.12,
+    top_weight=2.46,
+    margin_weight=2.594,
+    coverage_weight=1.703,
+    explained_weight=3.1,
+    bias=-3.42,
+)
 # Without embeddings the fuzzy scores sit higher for unrelated text, so the link shifts right.
 LEXICAL_PARAMS = FusionParams(top_weight=8.4, margin_weight=9.56, coverage_weight=1.18, bias=-6.98)
 
@@ -64,11 +92,60 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Query:
+    """A question made ready for the scorers: what each of them reads."""
+
+    normalized: NormalizedText  # the question as typed, cleaned
+    accented: str  # tone marks restored where it had none, official terms appended: the embedding reads it
+    folded: str  # the same without tone marks: fuzzy and BM25 read it
+    restored: bool
+    concepts: tuple[LexiconEntry, ...]
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    """Per-procedure scores of each scorer for one query, before fusion."""
+
+    fuzzy: np.ndarray
+    bm25: np.ndarray
+    embedding: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class SearchResult:
     decision: Decision
     confidence: float
     matches: list[Match]
     normalized: NormalizedText
+
+
+def fuse(scores: ScoreSet, p: FusionParams) -> np.ndarray:
+    """Weighted sum of the fuzzy score, relative BM25 and relative embedding score.
+
+    Without embeddings the lexical weights are rescaled to sum to one, so the link fitted for
+    lexical-only matching reads the same scale.
+    """
+    fused = p.fuzzy_weight * scores.fuzzy
+    if p.bm25_weight:
+        best = float(scores.bm25.max()) if len(scores.bm25) else 0.0
+        if best > 0:
+            fused = fused + p.bm25_weight * (scores.bm25 / best)
+    if scores.embedding is not None and p.embedding_weight:
+        emb = scores.embedding
+        fused = fused + p.embedding_weight * np.clip((emb - np.median(emb)) / p.embedding_scale, 0.0, 1.0)
+    elif p.fuzzy_weight + p.bm25_weight > 0:
+        fused = fused / (p.fuzzy_weight + p.bm25_weight)
+    out: np.ndarray = np.asarray(fused, dtype=np.float32)
+    return out
+
+
+def corpus_texts(procedures: list[Procedure], lexicon: Lexicon) -> list[str]:
+    """Everything the corpus says in Vietnamese: what the tone-mark restorer learns from."""
+    texts: list[str] = []
+    for p in procedures:
+        texts += [p.name, *p.aliases, *(d.name for d in p.documents), *p.steps, p.answer_vi]
+    texts += [e.phrase for e in lexicon.entries] + [e.official for e in lexicon.entries]
+    return texts
 
 
 def procedure_phrases(proc: Procedure) -> list[str]:
@@ -101,66 +178,141 @@ class Matcher:
         embedder: Embedder | None,
         cache_dir: Path,
         params: FusionParams | None = None,
+        lexicon: Lexicon | None = None,
+        params_without_marks: FusionParams | None = None,
+        restore_accents: bool = True,
+        preferred_codes: tuple[str, ...] = (),
     ) -> None:
         self.corpus = corpus
         self.params = params or (HYBRID_PARAMS if embedder is not None else LEXICAL_PARAMS)
+        # A question typed without tone marks reaches the embedding only through the restorer:
+        # its own weights trust the lexical scorers more.
+        self.params_without_marks = params_without_marks or (
+            HYBRID_PARAMS_WITHOUT_MARKS if embedder is not None and params is None else self.params
+        )
+        self.lexicon = lexicon or Lexicon([])
         self.procedures = list(corpus.procedures)
+        self.siblings = SiblingGroups(self.procedures, preferred_codes)
         phrases: list[str] = []
         owners: list[int] = []
         for i, proc in enumerate(self.procedures):
             for phrase in procedure_phrases(proc):
                 phrases.append(phrase)
                 owners.append(i)
-        owner_arr = np.asarray(owners, dtype=np.int64)
+        self.phrases = phrases
+        self.phrase_owners = np.asarray(owners, dtype=np.int64)
+        # Word pairs of each procedure's own names: how much of a question the top match explains.
+        self.procedure_pairs: list[frozenset[tuple[str, str]]] = [
+            frozenset(pair for ph in procedure_phrases(proc) for pair in word_pairs(fold(ph)))
+            for proc in self.procedures
+        ]
         self._vocabulary: set[tuple[str, str]] = set()
-        for text in [*phrases, *(d.name for p in self.procedures for d in p.documents)]:
+        known = [*phrases, *(d.name for p in self.procedures for d in p.documents)]
+        known += [e.phrase for e in self.lexicon.entries]
+        for text in known:
             self._vocabulary |= word_pairs(fold(normalize(text, drop_fillers=False).accented))
         n = len(self.procedures)
-        self.fuzzy = FuzzyScorer(phrases, owner_arr, n)
+        self.fuzzy = FuzzyScorer(phrases, self.phrase_owners, n)
         self.bm25 = Bm25Scorer([" ".join(procedure_phrases(p)) for p in self.procedures])
+        self.restorer = (
+            AccentRestorer(corpus_texts(self.procedures, self.lexicon), everyday_frequencies())
+            if restore_accents and embedder is not None
+            else None
+        )
         self.embedding: EmbeddingScorer | None = None
         if embedder is not None:
             keep = _embedding_phrases(phrases)
             vectors = cached_passage_embeddings(embedder, [phrases[i] for i in keep], cache_dir)
-            self.embedding = EmbeddingScorer(embedder, vectors, owner_arr[keep], n)
-        log.info("matcher ready: %d procedures, %d phrases, embeddings=%s", n, len(phrases), embedder is not None)
+            self.embedding = EmbeddingScorer(embedder, vectors, self.phrase_owners[keep], n)
+        log.info(
+            "matcher ready: %d procedures (%d sibling groups), %d phrases, %d lexicon entries, embeddings=%s",
+            n,
+            self.siblings.groups,
+            len(phrases),
+            len(self.lexicon),
+            embedder is not None,
+        )
 
-    def method_scores(self, text: NormalizedText, method: Method) -> np.ndarray:
+    def prepare(self, question: str) -> Query:
+        """Clean the question, restore its tone marks if it has none, add the official terms it implies."""
+        text = normalize(question)
+        accented = text.accented
+        restored = False
+        if self.restorer is not None and accented and accented == text.folded:
+            accented = self.restorer.restore(accented)
+            restored = accented != text.accented
+        expansion = self.lexicon.expand(accented)
+        if not expansion.entries and restored:
+            expansion = self.lexicon.expand(text.accented)  # the folded form may still match
+        return Query(text, expansion.text, fold(expansion.text), restored, expansion.entries)
+
+    def score_set(self, query: Query) -> ScoreSet:
+        emb = self.embedding.scores(query.accented) if self.embedding is not None else None
+        return ScoreSet(self.fuzzy.scores(query.folded), self.bm25.scores(query.folded), emb)
+
+    def method_scores(self, query: Query, method: Method, scores: ScoreSet | None = None) -> np.ndarray:
+        """One scorer's (or the fused) scores, each sibling group collapsed onto its representative."""
+        s = scores or self.score_set(query)
         if method is Method.FUZZY:
-            return self.fuzzy.scores(text.folded)
-        if method is Method.BM25:
-            return self.bm25.scores(text.folded)
-        if method is Method.EMBEDDING:
-            if self.embedding is None:
+            raw = s.fuzzy
+        elif method is Method.BM25:
+            raw = s.bm25
+        elif method is Method.EMBEDDING:
+            if s.embedding is None:
                 raise RuntimeError("embedding scorer is disabled")
-            return self.embedding.scores(text.accented)
-        return self._hybrid(text)
+            raw = s.embedding
+        else:
+            raw = fuse(s, self.params_for(query))
+        return self.siblings.collapse(raw)
 
-    def _hybrid(self, text: NormalizedText) -> np.ndarray:
-        p = self.params
-        fuzzy = self.fuzzy.scores(text.folded)
-        if self.embedding is None:
-            return fuzzy
-        emb = self.embedding.scores(text.accented)
-        rel = np.clip((emb - np.median(emb)) / p.embedding_scale, 0.0, 1.0)
-        fused: np.ndarray = (p.fuzzy_weight * fuzzy + p.embedding_weight * rel).astype(np.float32)
-        return fused
+    def params_for(self, query: Query) -> FusionParams:
+        typed_without_marks = query.normalized.accented == query.normalized.folded
+        return self.params_without_marks if typed_without_marks else self.params
 
     def vocabulary_coverage(self, text: NormalizedText) -> float:
         """Share of the question's word pairs the corpus knows: low for "visa", "karaoke", "giá vàng"."""
         pairs = word_pairs(strip_question_words(text.folded))
         return len(pairs & self._vocabulary) / len(pairs) if pairs else 1.0
 
-    def confidence_features(self, text: NormalizedText, scores: np.ndarray) -> tuple[float, float, float]:
-        """(top score, its margin over the runner-up, vocabulary coverage): what the link reads."""
+    def question_pairs(self, query: Query) -> frozenset[tuple[str, str]]:
+        """The question's word pairs that name what it asks for, everyday phrases put in official terms."""
+        folded = f" {strip_question_words(query.normalized.folded)} "
+        for entry in query.concepts:
+            folded = folded.replace(f" {fold(entry.phrase)} ", f" {fold(entry.official)} ")
+        return frozenset(word_pairs(folded.strip()))
+
+    def explained(self, pairs: frozenset[tuple[str, str]], index: int) -> float:
+        """Share of the question's word pairs found in procedure `index`'s own names.
+
+        Low when the best match shares words with the question but not its subject: "giấy phép
+        nhập khẩu tàu cá" against "đăng ký thường trú", "trường trung học" against "trường tiểu học".
+        """
+        return len(pairs & self.procedure_pairs[index]) / len(pairs) if pairs else 1.0
+
+    def confidence_features(self, query: Query, scores: np.ndarray) -> tuple[float, float, float, float]:
+        """(top score, its margin over the runner-up, vocabulary coverage, share the top match explains)."""
         first, second = np.argsort(-scores, kind="stable")[:2] if len(scores) > 1 else (0, None)
         top = float(scores[first])
         runner_up = float(scores[second]) if second is not None else 0.0
-        return top, top - runner_up, self.vocabulary_coverage(text)
+        explained = self.explained(self.question_pairs(query), int(first))
+        return top, top - runner_up, self.vocabulary_coverage(query.normalized), explained
 
-    def confidence(self, top: float, second: float, coverage: float = 1.0) -> float:
-        p = self.params
-        z = p.top_weight * top + p.margin_weight * (top - second) + p.coverage_weight * coverage + p.bias
+    def confidence(
+        self,
+        top: float,
+        second: float,
+        coverage: float = 1.0,
+        params: FusionParams | None = None,
+        explained: float = 1.0,
+    ) -> float:
+        p = params or self.params
+        z = (
+            p.top_weight * top
+            + p.margin_weight * (top - second)
+            + p.coverage_weight * coverage
+            + p.explained_weight * explained
+            + p.bias
+        )
         return 1.0 / (1.0 + math.exp(-z))
 
     def search(
@@ -168,17 +320,18 @@ class Matcher:
         query: str,
         limit: int = 5,
         method: Method = Method.HYBRID,
-        answer_min: float = 0.55,
-        clarify_min: float = 0.2,
+        answer_min: float = 0.45,
+        clarify_min: float = 0.3,
         clarify_max: int = 3,
     ) -> SearchResult:
-        text = normalize(query)
+        prepared = self.prepare(query)
+        text = prepared.normalized
         if not text.folded:
             return SearchResult(Decision.OUT_OF_SCOPE, 0.0, [], text)
-        scores = self.method_scores(text, method)
+        scores = self.method_scores(prepared, method)
         order = np.argsort(-scores, kind="stable")[: max(limit, clarify_max, 2)]
-        top, margin, coverage = self.confidence_features(text, scores)
-        conf = self.confidence(top, top - margin, coverage)
+        top, margin, coverage, explained = self.confidence_features(prepared, scores)
+        conf = self.confidence(top, top - margin, coverage, self.params_for(prepared), explained)
         matches = [Match(self.procedures[i], float(scores[i])) for i in order[:limit]]
         if conf >= answer_min:
             decision = Decision.ANSWER

@@ -29,6 +29,20 @@ def test_builtin_corpus_has_colloquial_aliases_for_key_procedures():
     assert "nhap ho khau" in by_code["1.004222"].aliases
 
 
+def test_every_procedure_has_four_colloquial_aliases_in_citizens_words():
+    from service.importer import derived_aliases
+    from service.textnorm import fold
+
+    banned = ("cho em hỏi", "cần giấy tờ gì", "ở đâu", "bao nhiêu tiền")
+    for p in load_corpus(BUILTIN_CORPUS).procedures:
+        derived = {fold(a.lower()) for a in derived_aliases(p.name)}
+        own = [a for a in p.aliases if fold(a.lower()) not in derived]
+        assert len(own) >= 4, p.code
+        for a in own:
+            assert 1 <= len(a.split()) <= 12, (p.code, a)
+            assert not any(b in a.lower() for b in banned), (p.code, a)
+
+
 def test_every_bad_line_is_reported_with_line_and_field(tmp_path: Path):
     good = SMALL_CORPUS[0]
     bad_code = dict(SMALL_CORPUS[1], code="12345")

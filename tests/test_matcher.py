@@ -5,6 +5,7 @@ import pytest
 
 from service.corpus import load_corpus
 from service.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
+from service.lexicon import Lexicon, LexiconEntry
 from service.matcher import Decision, FusionParams, Matcher, Method
 
 
@@ -66,15 +67,24 @@ def test_decision_bands_follow_thresholds(small_corpus_path: Path, tmp_path: Pat
 
 
 def test_embedding_method_needs_embedder(lexical_matcher: Matcher):
-    from service.textnorm import normalize
-
+    query = lexical_matcher.prepare("khai sinh")
     with pytest.raises(RuntimeError):
-        lexical_matcher.method_scores(normalize("khai sinh"), Method.EMBEDDING)
+        lexical_matcher.method_scores(query, Method.EMBEDDING)
     # hybrid without embeddings falls back to fuzzy scores
     assert np.allclose(
-        lexical_matcher.method_scores(normalize("khai sinh"), Method.HYBRID),
-        lexical_matcher.method_scores(normalize("khai sinh"), Method.FUZZY),
+        lexical_matcher.method_scores(query, Method.HYBRID),
+        lexical_matcher.method_scores(query, Method.FUZZY),
     )
+
+
+def test_lexicon_turns_everyday_words_into_the_official_term(small_corpus_path: Path, tmp_path: Path):
+    lexicon = Lexicon([LexiconEntry(phrase="lấy vợ", official="kết hôn", topic="hộ tịch")])
+    plain = Matcher(load_corpus(small_corpus_path), None, tmp_path)
+    with_lexicon = Matcher(load_corpus(small_corpus_path), None, tmp_path, lexicon=lexicon)
+    question = "con trai tôi sắp lấy vợ thì làm giấy gì"
+    assert plain.search(question).matches[0].procedure.code != "1.000894"
+    assert with_lexicon.search(question).matches[0].procedure.code == "1.000894"
+    assert with_lexicon.prepare("sap lay vo").concepts[0].official == "kết hôn"  # folded form matches too
 
 
 def test_vocabulary_coverage_flags_unknown_topics(lexical_matcher: Matcher):
