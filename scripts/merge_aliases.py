@@ -18,8 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.corpus import Procedure, load_corpus, write_corpus  # noqa: E402
-from service.importer import derived_aliases  # noqa: E402
-from service.textnorm import fold  # noqa: E402
+from service.importer import own_aliases  # noqa: E402
 
 ALIASES_FILE = Path(__file__).resolve().parent / "colloquial_aliases.jsonl"
 
@@ -34,9 +33,8 @@ def read_colloquial(path: Path = ALIASES_FILE) -> dict[str, list[str]]:
 
 
 def with_colloquial(proc: Procedure, colloquial: list[str]) -> Procedure:
-    derived = {fold(a.lower()) for a in derived_aliases(proc.name)}
-    curated = [a for a in proc.aliases if fold(a.lower()) not in derived]
-    plain = [a for a in proc.aliases if fold(a.lower()) in derived]
+    curated = own_aliases(proc.name, proc.aliases)
+    plain = [a for a in proc.aliases if a not in curated]
     merged: list[str] = []
     seen: set[str] = set()
     for alias in [*curated, *colloquial, *plain]:

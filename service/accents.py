@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from functools import cache
 
 from service.textnorm import clean, fold
 
@@ -26,11 +27,13 @@ _MAX_FORMS = 6  # candidates per folded syllable
 _BEAM = 24  # Viterbi states kept per position
 
 
+@cache
 def everyday_frequencies() -> dict[str, float]:
     """Syllable frequencies of everyday Vietnamese (wordfreq: subtitles, web, Wikipedia).
 
     The corpus is written in officialese; "con", "bị", "mất", "đẻ" are better known to a
-    general word list. Packaged data, no network.
+    general word list. Packaged data, no network; read once per process (a corpus reload
+    builds a new restorer from the same list). Callers only read it.
     """
     from wordfreq import get_frequency_dict
 

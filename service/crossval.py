@@ -26,15 +26,14 @@ import numpy as np
 
 from service.corpus import Corpus
 from service.embedding import Embedder
-from service.evaluation import Question
-from service.importer import derived_aliases
+from service.evaluation import EXPECTED_DECISION, Question
+from service.importer import own_aliases
 from service.lexicon import Lexicon
-from service.matcher import Decision, FusionParams, Matcher, ScoreSet
+from service.matcher import Decision, FusionParams, Matcher, ScoreSet, combine, embedding_gap, relative_bm25
 from service.textnorm import fold, normalize
 
 log = logging.getLogger(__name__)
 
-_DECISION_OF = {"answer": Decision.ANSWER, "clarify": Decision.CLARIFY, "apologize": Decision.OUT_OF_SCOPE}
 FUZZY_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 BM25_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4)
 SCALES = (0.12, 0.16, 0.2, 0.24, 0.28)
@@ -51,8 +50,7 @@ def is_test_question(text: str, share: int = 5) -> bool:
 
 
 def has_tone_marks(text: str) -> bool:
-    cleaned = normalize(text).accented
-    return cleaned != fold(cleaned)
+    return normalize(text).has_marks
 
 
 @dataclass
@@ -96,11 +94,7 @@ def score_rows(matcher: Matcher, questions: Iterable[Question], alias: bool = Fa
 
 def handwritten_aliases(corpus: Corpus) -> list[tuple[str, str]]:
     """(code, alias) for every alias that is not a plain variant of the official name."""
-    out = []
-    for p in corpus.procedures:
-        derived = {fold(a.lower()) for a in derived_aliases(p.name)}
-        out += [(p.code, a) for a in p.aliases if fold(a.lower()) not in derived]
-    return out
+    return [(p.code, a) for p in corpus.procedures for a in own_aliases(p.name, p.aliases)]
 
 
 def alias_rows(
@@ -141,12 +135,10 @@ class Batch:
         self.rows = rows
         n, m = len(rows), len(matcher.procedures)
         self.fuzzy = np.stack([r.scores.fuzzy for r in rows]) if rows else np.zeros((0, m), np.float32)
-        bm25 = np.stack([r.scores.bm25 for r in rows]) if rows else np.zeros((0, m), np.float32)
-        best = bm25.max(axis=1, keepdims=True) if rows else np.zeros((0, 1), np.float32)
-        self.bm25 = np.divide(bm25, best, out=np.zeros_like(bm25), where=best > 0)
+        self.bm25 = relative_bm25(np.stack([r.scores.bm25 for r in rows]) if rows else np.zeros((0, m), np.float32))
         has_emb = bool(rows) and rows[0].scores.embedding is not None
         emb = np.stack([r.scores.embedding for r in rows if r.scores.embedding is not None]) if has_emb else None
-        self.emb_gap = emb - np.median(emb, axis=1, keepdims=True) if emb is not None else None
+        self.emb_gap = embedding_gap(emb) if emb is not None else None
         self.coverage = np.array([r.coverage for r in rows], dtype=np.float32)
         self._matcher = matcher
         self.ok = np.zeros((n, m), dtype=bool)
@@ -159,23 +151,12 @@ class Batch:
             for c in r.codes:
                 self.ok[i, code_index.get(c, [])] = True
         self.ranked_rows = np.array([bool(r.codes) and r.expected in ("answer", "clarify") for r in rows], dtype=bool)
-        self.expected = [_DECISION_OF.get(r.expected, Decision.ANSWER) for r in rows]
+        self.expected = [EXPECTED_DECISION.get(r.expected, Decision.ANSWER) for r in rows]
         self.labelled = np.array([not r.alias for r in rows], dtype=bool)
-        groups = matcher.siblings
-        self._groups = [
-            (rep, np.flatnonzero(groups.representative == rep))
-            for rep in np.unique(groups.representative[~groups.is_representative])
-        ]
-        self._others = ~groups.is_representative
 
     def fused(self, p: FusionParams) -> np.ndarray:
-        out = p.fuzzy_weight * self.fuzzy + p.bm25_weight * self.bm25
-        if self.emb_gap is not None and p.embedding_weight:
-            out = out + p.embedding_weight * np.clip(self.emb_gap / p.embedding_scale, 0.0, 1.0)
-        for rep, members in self._groups:  # each sibling group on its representative
-            out[:, rep] = out[:, members].max(axis=1)
-        out[:, self._others] = -1.0
-        return np.asarray(out, dtype=np.float32)
+        """The served fusion and sibling collapse, on every row at once."""
+        return self._matcher.siblings.collapse(combine(self.fuzzy, self.bm25, self.emb_gap, p))
 
     def hits(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row: is the first an acceptable code, is one of the first three."""
@@ -241,15 +222,7 @@ def decide(conf: float, answer_min: float, clarify_min: float) -> Decision:
 
 
 def _confidences(p: FusionParams, feats: np.ndarray) -> np.ndarray:
-    z = (
-        p.top_weight * feats[:, 0]
-        + p.margin_weight * feats[:, 1]
-        + p.coverage_weight * feats[:, 2]
-        + p.explained_weight * feats[:, 3]
-        + p.bias
-    )
-    out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
-    return out
+    return p.link(feats[:, 0], feats[:, 1], feats[:, 2], feats[:, 3])
 
 
 def fit_params(batch: Batch) -> FusionParams:
@@ -401,7 +374,6 @@ def cross_validate(
     tune_stripped = score_rows(matcher, [_stripped(q) for q in tune_q])
     test = Batch(matcher, score_rows(matcher, test_q))
     test_stripped = Batch(matcher, score_rows(matcher, [_stripped(q) for q in test_q if has_tone_marks(q.question)]))
-    extra = extra_rows
     order = list(range(len(tune)))
     random.Random(seed).shuffle(order)
     held_all: list[Row] = []
@@ -411,7 +383,7 @@ def cross_validate(
         held_idx = set(order[k::folds])
         train = [r for i, r in enumerate(tune) if i not in held_idx]
         train += [r for i, r in enumerate(tune_stripped) if i not in held_idx and tune[i].accented]
-        f = fit(Batch(matcher, train + extra))
+        f = fit(Batch(matcher, train + extra_rows))
         fits.append(f)
         held = [r for i, r in enumerate(tune) if i in held_idx]
         result = judge_rows(Batch(matcher, held), f)
@@ -420,11 +392,11 @@ def cross_validate(
         held_results.append(result)
         held_all += held
         log.info("fold %d: %s", k + 1, result["all"])
-    final = fit(Batch(matcher, tune + [r for i, r in enumerate(tune_stripped) if tune[i].accented] + extra))
+    final = fit(Batch(matcher, tune + [r for i, r in enumerate(tune_stripped) if tune[i].accented] + extra_rows))
     return {
         "tune_rows": len(tune),
         "test_rows": len(test),
-        "alias_rows": len(extra),
+        "alias_rows": len(extra_rows),
         "cross_validated": _pool(held_results),
         "cross_validated_single": single_scorers(Batch(matcher, held_all)),
         "test": {**judge_rows(test, final), "marks_removed": judge_rows(test_stripped, final)["all"]},

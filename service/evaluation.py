@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from service.matcher import Decision, Matcher, Method
 
-_EXPECTED_TO_DECISION = {"answer": Decision.ANSWER, "clarify": Decision.CLARIFY, "apologize": Decision.OUT_OF_SCOPE}
+EXPECTED_DECISION = {"answer": Decision.ANSWER, "clarify": Decision.CLARIFY, "apologize": Decision.OUT_OF_SCOPE}
 
 
 class Question(BaseModel):
@@ -63,7 +63,7 @@ def evaluate(matcher: Matcher, questions: list[Question], answer_min: float, cla
             uncovered[result.decision.value] = uncovered.get(result.decision.value, 0) + 1
             continue
         judged += 1
-        correct += result.decision is _EXPECTED_TO_DECISION.get(q.expected, Decision.ANSWER)
+        correct += result.decision is EXPECTED_DECISION.get(q.expected, Decision.ANSWER)
         row = confusion.setdefault(q.expected, {})
         row[result.decision.value] = row.get(result.decision.value, 0) + 1
 
@@ -79,9 +79,12 @@ def evaluate(matcher: Matcher, questions: list[Question], answer_min: float, cla
             top = [int(i) for i in np.argsort(-scores, kind="stable")[:3]]
             ok = set(q.codes)
             # A sibling of an acceptable code (the same procedure from another province) counts.
-            marked = query.normalized.accented != query.normalized.folded
             hits.append(
-                (bool(matcher.siblings.codes(top[0]) & ok), any(matcher.siblings.codes(i) & ok for i in top), marked)
+                (
+                    bool(matcher.siblings.codes(top[0]) & ok),
+                    any(matcher.siblings.codes(i) & ok for i in top),
+                    query.normalized.has_marks,
+                )
             )
         n = max(len(ranked), 1)
         per_method[method.value] = {"top1": sum(h[0] for h in hits) / n, "top3": sum(h[1] for h in hits) / n}

@@ -243,6 +243,12 @@ def derived_aliases(name: str) -> list[str]:
     return uniq[:3]
 
 
+def own_aliases(name: str, aliases: list[str]) -> list[str]:
+    """The aliases somebody wrote: those that are not plain variants of the official name."""
+    derived = {fold(a.lower()) for a in derived_aliases(name)}
+    return [a for a in aliases if fold(a.lower()) not in derived]
+
+
 def is_essential(name: str) -> bool:
     lowered = name.lower()
     return any(p.search(lowered) for p in _ESSENTIAL_PATTERNS)

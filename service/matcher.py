@@ -10,10 +10,10 @@ weights were chosen by the measurements in docs/matching.md, not per question.
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from service.siblings import SiblingGroups
 from service.textnorm import NormalizedText, fold, normalize
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T", float, np.ndarray)
 
 
 class Decision(StrEnum):
@@ -56,6 +58,18 @@ class FusionParams:
     bias: float = -3.74
     explained_weight: float = 0.0
 
+    def link(self, top: T, margin: T, coverage: T, explained: T) -> T:
+        """The calibrated confidence of a match (numbers or arrays of them): served and fitted alike."""
+        z = (
+            self.top_weight * top
+            + self.margin_weight * margin
+            + self.coverage_weight * coverage
+            + self.explained_weight * explained
+            + self.bias
+        )
+        out: T = 1.0 / (1.0 + np.exp(-z))
+        return out
+
 
 # Fitted on folds by `tthc-voice eval crossval` (docs/matching.md): the same weights won in
 # every fold; only the confidence links differ between questions typed with and without marks.
@@ -70,11 +84,8 @@ HYBRID_PARAMS = FusionParams(
     explained_weight=3.395,
     bias=-3.067,
 )
-HYBRID_PARAMS_WITHOUT_MARKS = FusionParams(
-    fuzzy_weight=0.7,
-    bm25_weight=0.2,
-    embedding_weight=0.1,
-    embedding_scale=0.12,
+HYBRID_PARAMS_WITHOUT_MARKS = replace(
+    HYBRID_PARAMS,
     top_weight=2.46,
     margin_weight=2.594,
     coverage_weight=1.703,
@@ -121,24 +132,37 @@ class SearchResult:
     normalized: NormalizedText
 
 
-def fuse(scores: ScoreSet, p: FusionParams) -> np.ndarray:
+def relative_bm25(bm25: np.ndarray) -> np.ndarray:
+    """BM25 over the query's best BM25 score (last axis: one query, or one per row)."""
+    best = bm25.max(axis=-1, keepdims=True) if bm25.size else np.zeros((*bm25.shape[:-1], 1), bm25.dtype)
+    out: np.ndarray = np.divide(bm25, best, out=np.zeros_like(bm25), where=best > 0)
+    return out
+
+
+def embedding_gap(emb: np.ndarray) -> np.ndarray:
+    """Cosines over the query's own median: e5 cosines sit in a narrow band, the gap says more."""
+    out: np.ndarray = emb - np.median(emb, axis=-1, keepdims=True)
+    return out
+
+
+def combine(fuzzy: np.ndarray, bm25_rel: np.ndarray, emb_gap: np.ndarray | None, p: FusionParams) -> np.ndarray:
     """Weighted sum of the fuzzy score, relative BM25 and relative embedding score.
 
     Without embeddings the lexical weights are rescaled to sum to one, so the link fitted for
     lexical-only matching reads the same scale.
     """
-    fused = p.fuzzy_weight * scores.fuzzy
-    if p.bm25_weight:
-        best = float(scores.bm25.max()) if len(scores.bm25) else 0.0
-        if best > 0:
-            fused = fused + p.bm25_weight * (scores.bm25 / best)
-    if scores.embedding is not None and p.embedding_weight:
-        emb = scores.embedding
-        fused = fused + p.embedding_weight * np.clip((emb - np.median(emb)) / p.embedding_scale, 0.0, 1.0)
+    fused = p.fuzzy_weight * fuzzy + p.bm25_weight * bm25_rel
+    if emb_gap is not None and p.embedding_weight:
+        fused = fused + p.embedding_weight * np.clip(emb_gap / p.embedding_scale, 0.0, 1.0)
     elif p.fuzzy_weight + p.bm25_weight > 0:
         fused = fused / (p.fuzzy_weight + p.bm25_weight)
     out: np.ndarray = np.asarray(fused, dtype=np.float32)
     return out
+
+
+def fuse(scores: ScoreSet, p: FusionParams) -> np.ndarray:
+    emb = embedding_gap(scores.embedding) if scores.embedding is not None else None
+    return combine(scores.fuzzy, relative_bm25(scores.bm25), emb, p)
 
 
 def corpus_texts(procedures: list[Procedure], lexicon: Lexicon) -> list[str]:
@@ -195,18 +219,13 @@ class Matcher:
         self.lexicon = lexicon or Lexicon([])
         self.procedures = list(corpus.procedures)
         self.siblings = SiblingGroups(self.procedures, preferred_codes)
-        phrases: list[str] = []
-        owners: list[int] = []
-        for i, proc in enumerate(self.procedures):
-            for phrase in procedure_phrases(proc):
-                phrases.append(phrase)
-                owners.append(i)
+        per_procedure = [procedure_phrases(proc) for proc in self.procedures]
+        phrases = [ph for own in per_procedure for ph in own]
         self.phrases = phrases
-        self.phrase_owners = np.asarray(owners, dtype=np.int64)
+        self.phrase_owners = np.asarray([i for i, own in enumerate(per_procedure) for _ in own], dtype=np.int64)
         # Word pairs of each procedure's own names: how much of a question the top match explains.
         self.procedure_pairs: list[frozenset[tuple[str, str]]] = [
-            frozenset(pair for ph in procedure_phrases(proc) for pair in word_pairs(fold(ph)))
-            for proc in self.procedures
+            frozenset(pair for ph in own for pair in word_pairs(fold(ph))) for own in per_procedure
         ]
         self._vocabulary: set[tuple[str, str]] = set()
         known = [*phrases, *(d.name for p in self.procedures for d in p.documents)]
@@ -215,7 +234,7 @@ class Matcher:
             self._vocabulary |= word_pairs(fold(normalize(text, drop_fillers=False).accented))
         n = len(self.procedures)
         self.fuzzy = FuzzyScorer(phrases, self.phrase_owners, n)
-        self.bm25 = Bm25Scorer([" ".join(procedure_phrases(p)) for p in self.procedures])
+        self.bm25 = Bm25Scorer([" ".join(own) for own in per_procedure])
         self.restorer = (
             AccentRestorer(corpus_texts(self.procedures, self.lexicon), everyday_frequencies())
             if restore_accents and embedder is not None
@@ -240,7 +259,7 @@ class Matcher:
         text = normalize(question)
         accented = text.accented
         restored = False
-        if self.restorer is not None and accented and accented == text.folded:
+        if self.restorer is not None and accented and not text.has_marks:
             accented = self.restorer.restore(accented)
             restored = accented != text.accented
         expansion = self.lexicon.expand(accented)
@@ -268,8 +287,7 @@ class Matcher:
         return self.siblings.collapse(raw)
 
     def params_for(self, query: Query) -> FusionParams:
-        typed_without_marks = query.normalized.accented == query.normalized.folded
-        return self.params_without_marks if typed_without_marks else self.params
+        return self.params if query.normalized.has_marks else self.params_without_marks
 
     def vocabulary_coverage(self, text: NormalizedText) -> float:
         """Share of the question's word pairs the corpus knows: low for "visa", "karaoke", "giá vàng"."""
@@ -307,15 +325,7 @@ class Matcher:
         params: FusionParams | None = None,
         explained: float = 1.0,
     ) -> float:
-        p = params or self.params
-        z = (
-            p.top_weight * top
-            + p.margin_weight * (top - second)
-            + p.coverage_weight * coverage
-            + p.explained_weight * explained
-            + p.bias
-        )
-        return 1.0 / (1.0 + math.exp(-z))
+        return float((params or self.params).link(top, top - second, coverage, explained))
 
     def search(
         self,

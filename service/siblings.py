@@ -38,6 +38,7 @@ class SiblingGroups:
             members.setdefault(key, []).append(i)
         self.representative = np.arange(len(procedures), dtype=np.int64)
         self._codes: list[frozenset[str]] = [frozenset()] * len(procedures)
+        self._groups: list[tuple[int, np.ndarray]] = []  # (representative, members) of groups of two or more
         for idx in members.values():
             own = [i for i in idx if procedures[i].code in preferred]
             rep = own[0] if own else max(idx, key=lambda i: _rank(procedures[i]))
@@ -45,16 +46,22 @@ class SiblingGroups:
             for i in idx:
                 self.representative[i] = rep
                 self._codes[i] = codes
+            if len(idx) > 1:
+                self._groups.append((rep, np.asarray(idx)))
         self.is_representative = self.representative == np.arange(len(procedures))
-        self.groups = sum(1 for idx in members.values() if len(idx) > 1)
+        self.groups = len(self._groups)
 
     def codes(self, index: int) -> frozenset[str]:
         """Every code of the group that procedure `index` belongs to."""
         return self._codes[index]
 
     def collapse(self, scores: np.ndarray) -> np.ndarray:
-        """Each group's best score on its representative; the other members drop out (-1)."""
-        best = np.full_like(scores, -np.inf)
-        np.maximum.at(best, self.representative, scores)
-        out: np.ndarray = np.where(self.is_representative, best, -1.0).astype(scores.dtype)
+        """Each group's best score on its representative; the other members drop out (-1).
+
+        Procedures on the last axis: one query's scores, or one row per query.
+        """
+        out = np.array(scores, copy=True)
+        for rep, idx in self._groups:
+            out[..., rep] = scores[..., idx].max(axis=-1)
+        out[..., ~self.is_representative] = -1.0
         return out

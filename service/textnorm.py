@@ -149,6 +149,11 @@ class NormalizedText:
     accented: str
     folded: str
 
+    @property
+    def has_marks(self) -> bool:
+        """Typed with tone marks (or đ): a third of citizens type without them."""
+        return self.accented != self.folded
+
 
 def normalize(text: str, drop_fillers: bool = True) -> NormalizedText:
     """Normalise a query or a corpus phrase into its accented and folded forms."""
