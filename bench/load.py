@@ -1,10 +1,17 @@
 """Load and soak: mixed typed, spoken and streamed traffic against a real server over loopback.
 
     .venv/bin/python bench/load.py [--seconds 120] [--text-clients 4]
+    .venv/bin/python bench/load.py --text-rate 20 --audio-clients 2 --stream-clients 0 --seconds 60
 
 Closed-loop clients (each sends its next request when the previous one is answered):
 typed questions to /v1/search, spoken clips to /v1/query, and WebSocket streams of the
-same clips at real-time pace to /v1/stream. Prints throughput, p50/p99 latency and error
+same clips at real-time pace to /v1/stream. With --text-rate, the typed client is paced
+instead (one request every 1/rate s, whether or not the last was answered) and asks
+questions the service has not seen (the portal and dev sets, then numbered variants): the
+latency of a new typed question while speech decodes beside it. With ../shared/speech the
+spoken clips are real recordings and the default engine serves them; without it,
+espeak-ng clips and Whisper (which hears espeak; viet-asr, trained on real voices, does not).
+Prints throughput, p50/p99 latency and error
 rate per kind, and the server's resident memory over the run (a soak: run with
 --seconds 600 or more and look at the slope).
 """
@@ -28,6 +35,7 @@ from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared"
 
 from bench.common import Server, espeak_pcm  # noqa: E402
 
@@ -74,6 +82,45 @@ def text_client(base: str, stop: threading.Event, tally: Tally, seed: int) -> No
             except httpx.HTTPError:
                 ok = False
             tally.add("text /v1/search", time.perf_counter() - t0 if ok else None)
+
+
+def unseen_questions() -> list[str]:
+    pool: list[str] = []
+    for name in ("questions_unlabelled_portal.jsonl", "questions_dev.jsonl"):
+        path = SHARED / "eval" / name
+        if path.is_file():
+            pool += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+    # /v1/search takes up to 500 characters: two dev questions paste a whole procedure name
+    return list(dict.fromkeys(q for q in pool or QUESTIONS if len(q) <= 500))
+
+
+def paced_text_client(base: str, rate: float, stop: threading.Event, tally: Tally) -> None:
+    """Open loop: request i leaves at start + i / rate; a slow answer does not slow the sender."""
+    pool = unseen_questions()
+    start = time.perf_counter()
+    i = 0
+    with httpx.Client(base_url=base, timeout=60) as client:
+        while not stop.is_set():
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            text = pool[i % len(pool)] + (f" lần {i // len(pool)}" if i >= len(pool) else "")
+            t0 = time.perf_counter()
+            try:
+                ok = client.post("/v1/search", json={"text": text}).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            tally.add("text /v1/search", time.perf_counter() - t0 if ok else None)
+            i += 1
+
+
+def real_clips(limit: int) -> tuple[list[bytes], list[bytes]]:
+    """(WAV files, 16 kHz PCM) of real read speech from ../shared/speech."""
+    manifest = SHARED / "speech" / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    chosen = [r for r in rows if r["sample_rate"] == 16000 and 3.0 <= r["duration_s"] <= 8.0][:limit]
+    wavs = [(manifest.parent / r["file"]).read_bytes() for r in chosen]
+    return wavs, [w[44:] for w in wavs]
 
 
 def audio_client(base: str, clips: list[bytes], stop: threading.Event, tally: Tally) -> None:
@@ -124,25 +171,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--text-clients", type=int, default=4)
+    parser.add_argument("--text-rate", type=float, default=0.0, help="one paced typed client at this rate instead")
+    parser.add_argument("--audio-clients", type=int, default=1)
+    parser.add_argument("--stream-clients", type=int, default=1)
     parser.add_argument("--rss-csv", type=Path, help="write (seconds, RSS MiB) samples here")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        rendered = [espeak_pcm(q, 16000, Path(tmp), speed=120) for q in QUESTIONS[:5]]
-    clips = [wav for wav, _ in rendered]
-    pcms = [pcm for _, pcm in rendered]
-    server = Server({"TTHC_ASR_ENGINE": "whisper", "TTHC_RATE_LIMIT_PER_MINUTE": "0", "TTHC_LOG_FORMAT": "text"})
+    env = {"TTHC_RATE_LIMIT_PER_MINUTE": "0", "TTHC_LOG_FORMAT": "text"}
+    if (SHARED / "speech" / "manifest.jsonl").is_file():
+        clips, pcms = real_clips(8)
+        speech = "real read speech, default engine"
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            rendered = [espeak_pcm(q, 16000, Path(tmp), speed=120) for q in QUESTIONS[:5]]
+        clips, pcms = [wav for wav, _ in rendered], [pcm for _, pcm in rendered]
+        env["TTHC_ASR_ENGINE"] = "whisper"
+        speech = "espeak-ng clips, Whisper"
+    server = Server(env)
     process = psutil.Process(server.proc.pid)
     rss: list[tuple[float, float]] = []
     stop = threading.Event()
     tally = Tally()
     try:
         httpx.post(server.base + "/v1/query", content=clips[0], headers={"content-type": "audio/wav"}, timeout=120)
-        threads = [
-            threading.Thread(target=text_client, args=(server.base, stop, tally, n)) for n in range(args.text_clients)
-        ]
-        threads.append(threading.Thread(target=audio_client, args=(server.base, clips, stop, tally)))
-        threads.append(threading.Thread(target=stream_client, args=(server.base, pcms, stop, tally)))
+        if args.text_rate > 0:
+            threads = [threading.Thread(target=paced_text_client, args=(server.base, args.text_rate, stop, tally))]
+        else:
+            threads = [
+                threading.Thread(target=text_client, args=(server.base, stop, tally, n))
+                for n in range(args.text_clients)
+            ]
+        for n in range(args.audio_clients):
+            rotated = clips[n:] + clips[:n]
+            threads.append(threading.Thread(target=audio_client, args=(server.base, rotated, stop, tally)))
+        for _ in range(args.stream_clients):
+            threads.append(threading.Thread(target=stream_client, args=(server.base, pcms, stop, tally)))
         start = time.monotonic()
         for t in threads:
             t.start()
@@ -160,7 +223,15 @@ def main() -> None:
     finally:
         server.stop()
 
-    print(f"\n{args.seconds:g} s of mixed traffic: {args.text_clients} typed clients, 1 spoken, 1 streaming\n")
+    typed = (
+        f"1 typed client paced at {args.text_rate:g}/s (unseen questions)"
+        if args.text_rate > 0
+        else (f"{args.text_clients} typed clients")
+    )
+    print(
+        f"\n{args.seconds:g} s of mixed traffic: {typed}, {args.audio_clients} spoken, "
+        f"{args.stream_clients} streaming ({speech})\n"
+    )
     print("| kind | done | per second | p50 | p99 | errors |\n|---|---|---|---|---|---|")
     for kind in ("text /v1/search", "audio /v1/query", "stream /v1/stream"):
         values = sorted(tally.latencies.get(kind, []))

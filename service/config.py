@@ -26,7 +26,12 @@ class Settings(BaseSettings):
     models_dir: Path = PROJECT_ROOT / "models"
     data_dir: Path = PROJECT_ROOT / "data"
     embedding_model: str = "multilingual-e5-small"
-    embedding_batch_size: int = 64
+    embedding_batch_size: int = Field(16, ge=1, description="passages per batch when the corpus is encoded")
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="onnx: the int8 export made by `models prepare`; torch: sentence-transformers"
+    )
+    embedding_threads: int = Field(1, ge=1, le=64, description="cores one question's embedding may use")
+    blas_threads: int = Field(1, ge=1, le=64, description="numpy/scipy BLAS and OpenMP pools (docs/performance.md)")
     use_embeddings: bool = Field(True, description="False runs lexical-only (for very weak machines)")
 
     # Bands on the calibrated confidence: answer, else clarify, else out of scope. Fitted on

@@ -21,19 +21,26 @@ from service.asr import (
 from service.audio import decode_audio
 from service.config import Settings
 from service.corpus import Corpus, load_corpus
-from service.embedding import Embedder
+from service.embedding import Embedder, load_embedder
 from service.languages import LanguageRegistry, load_registry
 from service.lexicon import load_lexicon
 from service.matcher import Matcher, SearchResult, procedure_phrases
 from service.prompts import PromptCatalogue
+from service.threads import limit_native_threads
 
 log = logging.getLogger(__name__)
 
 
 def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None = None) -> Matcher:
     """`embedder`: the already loaded model, when only the corpus changed."""
+    limit_native_threads(settings.blas_threads)
     if settings.use_embeddings and embedder is None:
-        embedder = Embedder(settings.models_dir / settings.embedding_model, settings.embedding_batch_size)
+        embedder = load_embedder(
+            settings.models_dir / settings.embedding_model,
+            settings.embedding_backend,
+            settings.embedding_threads,
+            settings.embedding_batch_size,
+        )
     return Matcher(
         corpus,
         embedder if settings.use_embeddings else None,

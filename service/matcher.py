@@ -268,8 +268,9 @@ class Matcher:
         return Query(text, expansion.text, fold(expansion.text), restored, expansion.entries)
 
     def score_set(self, query: Query) -> ScoreSet:
-        emb = self.embedding.scores(query.accented) if self.embedding is not None else None
-        return ScoreSet(self.fuzzy.scores(query.folded), self.bm25.scores(query.folded), emb)
+        pending = self.embedding.submit(query.accented) if self.embedding is not None else None
+        fuzzy, bm25 = self.fuzzy.scores(query.folded), self.bm25.scores(query.folded)
+        return ScoreSet(fuzzy, bm25, pending.result() if pending is not None else None)
 
     def method_scores(self, query: Query, method: Method, scores: ScoreSet | None = None) -> np.ndarray:
         """One scorer's (or the fused) scores, each sibling group collapsed onto its representative."""

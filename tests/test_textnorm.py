@@ -38,3 +38,19 @@ def test_unaccented_particles_only_dropped_at_the_end():
 def test_only_fillers_keeps_the_text():
     assert normalize("ạ").accented == "ạ"
     assert normalize("").folded == ""
+
+
+def test_fast_fold_equals_the_unicode_route():
+    """fold's translation table is a shortcut: on any text it must give what NFD-and-strip gives."""
+    import random
+
+    from service.textnorm import _fold_by_unicode
+
+    rng = random.Random(1)
+    alphabet = [chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00)]]
+    alphabet += ["α", "ά", "й", "中", "\u1dc4", "\u20d7", "Đ", "đ"]
+    texts = ["Đăng ký khai sinh cho trẻ em", "Nguyễn Thị Hằng", "ĐĂNG KÝ THƯỜNG TRÚ", "cà phê", "naïve façade"]
+    texts += [unicodedata.normalize("NFD", t) for t in texts]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20))) for _ in range(20000)]
+    assert [t for t in texts if fold(t) != _fold_by_unicode(t)] == []
+    assert fold("Đăng ký kết hôn") == "Dang ky ket hon"
