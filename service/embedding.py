@@ -115,7 +115,7 @@ class OnnxEmbedder:
         self.fingerprint = hashlib.sha256(f"{model_fingerprint(model_dir)}:onnx-qint8".encode()).hexdigest()[:16]
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
-        session = _onnx_session(self._path, os.cpu_count() or 1, arena=False)
+        session = _onnx_session(self._path, len(os.sched_getaffinity(0)), arena=False)  # the cores we may use
         try:
             return self._run(session, [PASSAGE_PREFIX + t for t in texts])
         finally:
