@@ -41,7 +41,7 @@ def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None 
             settings.embedding_threads,
             settings.embedding_batch_size,
         )
-    return Matcher(
+    matcher = Matcher(
         corpus,
         embedder if settings.use_embeddings else None,
         settings.data_dir / "cache",
@@ -49,6 +49,8 @@ def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None 
         restore_accents=settings.restore_accents,
         preferred_codes=tuple(settings.preferred_codes),
     )
+    limit_native_threads(settings.blas_threads)  # again: building loaded more native libraries
+    return matcher
 
 
 def _model_path(settings: Settings, name: str) -> Path:

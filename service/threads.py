@@ -8,10 +8,17 @@ they are built: onnxruntime and torch `embedding_threads`, Whisper `asr_threads`
 
 from __future__ import annotations
 
+import os
+
 from threadpoolctl import threadpool_limits
 
 
 def limit_native_threads(blas_threads: int) -> None:
-    """BLAS and OpenMP pools of this process (numpy, scipy, torch's OpenMP) to `blas_threads`."""
+    """BLAS and OpenMP pools of this process (numpy, scipy, torch's OpenMP) to `blas_threads`.
+
+    threadpoolctl reaches the libraries already loaded; the variables cover those loaded later.
+    """
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(blas_threads)
     threadpool_limits(limits=blas_threads, user_api="blas")
     threadpool_limits(limits=blas_threads, user_api="openmp")

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
 
 from service.corpus import load_corpus
 from service.embedding import ONNX_FILE, OnnxEmbedder, TorchEmbedder
 from service.matcher import procedure_phrases
 from service.model_prepare import EMBEDDING_DIRNAME
-from service.threads import limit_native_threads
 from tests.conftest import BUILTIN_CORPUS, PROJECT_ROOT, SHARED
 
 
@@ -111,9 +109,23 @@ def test_default_service_never_imports_torch(builtin_settings):
     assert loaded == "[]"
 
 
-def test_thread_counts_come_from_settings(prepared_models_dir: Path):
-    limit_native_threads(1)
-    pools = [p for p in threadpool_info() if p["user_api"] in ("blas", "openmp")]
-    assert pools and all(p["num_threads"] == 1 for p in pools)
-    embedder = OnnxEmbedder(prepared_models_dir / EMBEDDING_DIRNAME, threads=2)
-    assert embedder._session.get_session_options().intra_op_num_threads == 2
+def test_thread_counts_come_from_settings(builtin_settings):
+    """In a process that has loaded its models, every BLAS/OpenMP pool runs `blas_threads`."""
+    code = (
+        "from threadpoolctl import threadpool_info\n"
+        "from service.config import Settings\n"
+        "from service.lookup import Lookup\n"
+        f"lookup = Lookup.open(Settings(models_dir={str(builtin_settings.models_dir)!r},"
+        f" data_dir={str(builtin_settings.data_dir)!r}, asr_engine='none', blas_threads=1,"
+        " embedding_threads=2))\n"
+        "lookup.load_models()\n"
+        "pools = [p for p in threadpool_info() if p['user_api'] in ('blas', 'openmp')]\n"
+        "print(len(pools), sorted({p['num_threads'] for p in pools}))\n"
+        "print(lookup.matcher.embedding.embedder._session.get_session_options().intra_op_num_threads)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=600
+    )
+    pools, onnx_threads = out.stdout.strip().splitlines()[-2:]
+    assert pools.split(" ", 1)[0] != "0" and pools.endswith("[1]"), pools
+    assert onnx_threads == "2"
