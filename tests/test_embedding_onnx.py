@@ -87,45 +87,52 @@ def test_prepared_folder_has_the_int8_graph(prepared_models_dir: Path):
     assert not (graph.parent / "model_float.onnx").exists()
 
 
-def test_default_service_never_imports_torch(builtin_settings):
-    """torch costs ~300 MB resident; the default (ONNX) service must not load it."""
-    code = (
-        "import sys\n"
-        "from service.lookup import Lookup\n"
-        "from service.config import Settings\n"
-        f"lookup = Lookup.open(Settings(models_dir={str(builtin_settings.models_dir)!r},"
-        f" data_dir={str(builtin_settings.data_dir)!r}, asr_engine='vietasr'))\n"
-        "lookup.load_models()\n"
-        "assert lookup.matcher is not None and lookup.matcher.embedding is not None\n"
-        "print(lookup.matcher.search('làm giấy khai sinh cho con').matches[0].procedure.code)\n"
-        "heavy = ('torch', 'sentence_transformers', 'transformers', 'ctranslate2')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
+def _printed_by_a_loaded_service(settings, options: str, lines: list[str]) -> list[str]:
+    """Run `lines` in a fresh process after a Lookup with these settings has loaded its models."""
+    code = "\n".join(
+        [
+            "import sys",
+            "from threadpoolctl import threadpool_info",
+            "from service.config import Settings",
+            "from service.lookup import Lookup",
+            f"lookup = Lookup.open(Settings(models_dir={str(settings.models_dir)!r},"
+            f" data_dir={str(settings.data_dir)!r}, {options}))",
+            "lookup.load_models()",
+            *lines,
+        ]
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=600
     )
-    first_code, loaded = out.stdout.strip().splitlines()[-2:]
+    return out.stdout.strip().splitlines()
+
+
+def test_default_service_never_imports_torch(builtin_settings):
+    """torch costs ~300 MB resident; the default (ONNX) service must not load it."""
+    first_code, loaded = _printed_by_a_loaded_service(
+        builtin_settings,
+        "asr_engine='vietasr'",
+        [
+            "assert lookup.matcher is not None and lookup.matcher.embedding is not None",
+            "print(lookup.matcher.search('làm giấy khai sinh cho con').matches[0].procedure.code)",
+            "heavy = ('torch', 'sentence_transformers', 'transformers', 'ctranslate2')",
+            "print(sorted(m for m in heavy if m in sys.modules))",
+        ],
+    )[-2:]
     assert first_code == "1.001193"  # Đăng ký khai sinh
     assert loaded == "[]"
 
 
 def test_thread_counts_come_from_settings(builtin_settings):
     """In a process that has loaded its models, every BLAS/OpenMP pool runs `blas_threads`."""
-    code = (
-        "from threadpoolctl import threadpool_info\n"
-        "from service.config import Settings\n"
-        "from service.lookup import Lookup\n"
-        f"lookup = Lookup.open(Settings(models_dir={str(builtin_settings.models_dir)!r},"
-        f" data_dir={str(builtin_settings.data_dir)!r}, asr_engine='none', blas_threads=1,"
-        " embedding_threads=2))\n"
-        "lookup.load_models()\n"
-        "pools = [p for p in threadpool_info() if p['user_api'] in ('blas', 'openmp')]\n"
-        "print(len(pools), sorted({p['num_threads'] for p in pools}))\n"
-        "print(lookup.matcher.embedding.embedder._session.get_session_options().intra_op_num_threads)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=600
-    )
-    pools, onnx_threads = out.stdout.strip().splitlines()[-2:]
+    pools, onnx_threads = _printed_by_a_loaded_service(
+        builtin_settings,
+        "asr_engine='none', blas_threads=1, embedding_threads=2",
+        [
+            "pools = [p for p in threadpool_info() if p['user_api'] in ('blas', 'openmp')]",
+            "print(len(pools), sorted({p['num_threads'] for p in pools}))",
+            "print(lookup.matcher.embedding.embedder._session.get_session_options().intra_op_num_threads)",
+        ],
+    )[-2:]
     assert pools.split(" ", 1)[0] != "0" and pools.endswith("[1]"), pools
     assert onnx_threads == "2"
