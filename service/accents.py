@@ -49,27 +49,24 @@ class AccentRestorer:
         self._tri: Counter[tuple[str, str, str]] = Counter()
         self._ctx1: Counter[str] = Counter()
         self._ctx2: Counter[tuple[str, str]] = Counter()
-        forms: dict[str, set[str]] = defaultdict(set)
+        # Counted a sentence at a time in C (Counter.update over zips): built at every start-up.
         for text in texts:
-            words = clean(text).split()
-            if all(w == fold(w) for w in words):
+            cleaned = clean(text)
+            if fold(cleaned) == cleaned:
                 continue  # a tone-less twin ("dang ky ket hon") would teach the model to leave marks off
-            for w in words:
-                forms[fold(w)].add(w)
-            seq = [_BOS, _BOS, *words]
-            for i in range(2, len(seq)):
-                a, b, c = seq[i - 2], seq[i - 1], seq[i]
-                self._uni[c] += 1
-                self._bi[(b, c)] += 1
-                self._tri[(a, b, c)] += 1
-                self._ctx1[b] += 1
-                self._ctx2[(a, b)] += 1
+            seq = [_BOS, _BOS, *cleaned.split()]
+            self._uni.update(seq[2:])
+            self._bi.update(zip(seq[1:], seq[2:], strict=False))
+            self._tri.update(zip(seq, seq[1:], seq[2:], strict=False))
+            self._ctx1.update(seq[1:-1])
+            self._ctx2.update(zip(seq, seq[1:-1], strict=False))
         self._everyday = everyday or {}
-        for w in self._everyday:
+        forms: dict[str, set[str]] = defaultdict(set)
+        for w in (*self._uni, *self._everyday):
             forms[fold(w)].add(w)
         self._total = max(sum(self._uni.values()), 1)
         # The few likeliest accented forms of each folded syllable ("ma": má, mà, mã, ma ...).
-        self._forms = {k: sorted(v, key=lambda w: -self._unigram(w))[:_MAX_FORMS] for k, v in forms.items()}
+        self._forms = {k: sorted(v, key=lambda w: (-self._unigram(w), w))[:_MAX_FORMS] for k, v in forms.items()}
 
     @property
     def syllables(self) -> int:

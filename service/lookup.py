@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,23 +33,30 @@ log = logging.getLogger(__name__)
 
 
 def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None = None) -> Matcher:
-    """`embedder`: the already loaded model, when only the corpus changed."""
+    """`embedder`: the already loaded model, when only the corpus changed.
+
+    A new model loads on a thread of its own while the lexical indexes are built: loading is
+    native code that releases the GIL (~1 s of warm start-up, docs/performance.md).
+    """
     limit_native_threads(settings.blas_threads)
-    if settings.use_embeddings and embedder is None:
-        embedder = load_embedder(
-            settings.models_dir / settings.embedding_model,
-            settings.embedding_backend,
-            settings.embedding_threads,
-            settings.embedding_batch_size,
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder-loader") as pool:
+        model: Embedder | Future[Embedder] | None = embedder
+        if settings.use_embeddings and embedder is None:
+            model = pool.submit(
+                load_embedder,
+                settings.models_dir / settings.embedding_model,
+                settings.embedding_backend,
+                settings.embedding_threads,
+                settings.embedding_batch_size,
+            )
+        matcher = Matcher(
+            corpus,
+            model if settings.use_embeddings else None,
+            settings.data_dir / "cache",
+            lexicon=load_lexicon(settings.lexicon_path),
+            restore_accents=settings.restore_accents,
+            preferred_codes=tuple(settings.preferred_codes),
         )
-    matcher = Matcher(
-        corpus,
-        embedder if settings.use_embeddings else None,
-        settings.data_dir / "cache",
-        lexicon=load_lexicon(settings.lexicon_path),
-        restore_accents=settings.restore_accents,
-        preferred_codes=tuple(settings.preferred_codes),
-    )
     limit_native_threads(settings.blas_threads)  # again: building loaded more native libraries
     return matcher
 
@@ -114,19 +122,23 @@ class Lookup:
         )
 
     def load_models(self) -> None:
+        """The speech engine loads beside the matcher: its loading is native and GIL-free."""
         t0 = time.perf_counter()
-        try:
-            matcher = build_matcher(self.settings, self.corpus)
-        except Exception as exc:  # reported through /readyz, never as a crash loop
-            log.exception("model loading failed")
-            self.load_error = str(exc)
-            return
-        transcriber = None
-        try:
-            transcriber = build_transcriber(self.settings, self.corpus)
-        except (EngineUnavailableError, OSError, RuntimeError) as exc:  # text lookup still works
-            log.warning("speech recognition unavailable: %s", exc)
-            self.speech_error = str(exc)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-loader") as pool:
+            speech = pool.submit(build_transcriber, self.settings, self.corpus)
+            try:
+                matcher = build_matcher(self.settings, self.corpus)
+            except Exception as exc:  # reported through /readyz, never as a crash loop
+                log.exception("model loading failed")
+                self.load_error = str(exc)
+                return
+            transcriber = None
+            try:
+                transcriber = speech.result()
+            except (EngineUnavailableError, OSError, RuntimeError) as exc:  # text lookup still works
+                log.warning("speech recognition unavailable: %s", exc)
+                self.speech_error = str(exc)
+        limit_native_threads(self.settings.blas_threads)  # the engine may have loaded more libraries
         with self._lock:
             self.matcher = matcher
             self.transcriber = transcriber

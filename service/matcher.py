@@ -10,6 +10,7 @@ weights were chosen by the measurements in docs/matching.md, not per question.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -201,7 +202,7 @@ class Matcher:
     def __init__(
         self,
         corpus: Corpus,
-        embedder: Embedder | None,
+        embedder: Embedder | Future[Embedder] | None,
         cache_dir: Path,
         params: FusionParams | None = None,
         lexicon: Lexicon | None = None,
@@ -240,6 +241,8 @@ class Matcher:
             if restore_accents and embedder is not None
             else None
         )
+        if isinstance(embedder, Future):
+            embedder = embedder.result()  # a model still loading while the indexes above were built
         self.embedding: EmbeddingScorer | None = None
         if embedder is not None:
             keep = _embedding_phrases(phrases)

@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm as pyln
 from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
 
@@ -51,6 +50,8 @@ def _normalise_loudness(segment: AudioSegment) -> AudioSegment:
 
     ffmpeg's one-pass `loudnorm` misbehaves on clips of a few seconds, which most answers are.
     """
+    import pyloudnorm as pyln  # scipy.signal behind it is ~1 s of start-up; only uploads need it
+
     samples = np.frombuffer(segment.raw_data, "<i2").astype(np.float64) / 32768.0
     loudness = pyln.Meter(segment.frame_rate).integrated_loudness(samples)
     if not np.isfinite(loudness):

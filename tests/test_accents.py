@@ -1,6 +1,7 @@
 """Tone-mark restoration for questions typed without marks (service/accents.py)."""
 
 import json
+from collections import Counter
 
 from service.accents import AccentRestorer, everyday_frequencies
 from service.corpus import load_corpus
@@ -26,6 +27,25 @@ def test_restorer_leaves_accented_questions_and_unknown_syllables_alone():
 def test_tone_less_twins_in_the_training_text_do_not_teach_leaving_marks_off():
     r = AccentRestorer(["dang ky ket hon", "đăng ký kết hôn"])
     assert r.restore("dang ky ket hon") == "đăng ký kết hôn"
+
+
+def test_counts_equal_a_word_by_word_count_and_ties_are_ordered_by_spelling():
+    texts = ["Đăng ký khai sinh, cho con.", "con còn nhỏ", "dang ky ket hon", "cỏ có cọ", "co có cò"]
+    r = AccentRestorer(texts)
+    uni: Counter[str] = Counter()
+    tri: Counter[tuple[str, str, str]] = Counter()
+    ctx2: Counter[tuple[str, str]] = Counter()
+    for text in texts:
+        words = clean(text).split()
+        if all(w == fold(w) for w in words):
+            continue
+        seq = ["<s>", "<s>", *words]
+        for i in range(2, len(seq)):
+            uni[seq[i]] += 1
+            tri[(seq[i - 2], seq[i - 1], seq[i])] += 1
+            ctx2[(seq[i - 2], seq[i - 1])] += 1
+    assert (r._uni, r._tri, r._ctx2) == (uni, tri, ctx2)
+    assert r._forms["co"] == ["có", "co", "cò", "cọ", "cỏ"]  # "có" twice; the rest by spelling
 
 
 def test_everyday_frequencies_fill_in_words_the_corpus_lacks():
