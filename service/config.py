@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     )
     embedding_threads: int = Field(1, ge=1, le=64, description="cores one question's embedding may use")
     blas_threads: int = Field(1, ge=1, le=64, description="numpy/scipy BLAS and OpenMP pools (docs/performance.md)")
+    fuzzy_threads: int = Field(2, ge=1, le=64, description="cores the fuzzy scorer splits one question over")
     use_embeddings: bool = Field(True, description="False runs lexical-only (for very weak machines)")
 
     # Bands on the calibrated confidence: answer, else clarify, else out of scope. Fitted on

@@ -56,6 +56,7 @@ def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None 
             lexicon=load_lexicon(settings.lexicon_path),
             restore_accents=settings.restore_accents,
             preferred_codes=tuple(settings.preferred_codes),
+            fuzzy_workers=settings.fuzzy_threads,
         )
     limit_native_threads(settings.blas_threads)  # again: building loaded more native libraries
     return matcher

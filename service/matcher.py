@@ -209,6 +209,7 @@ class Matcher:
         params_without_marks: FusionParams | None = None,
         restore_accents: bool = True,
         preferred_codes: tuple[str, ...] = (),
+        fuzzy_workers: int = 1,
     ) -> None:
         self.corpus = corpus
         self.params = params or (HYBRID_PARAMS if embedder is not None else LEXICAL_PARAMS)
@@ -234,7 +235,7 @@ class Matcher:
         for text in known:
             self._vocabulary |= word_pairs(fold(normalize(text, drop_fillers=False).accented))
         n = len(self.procedures)
-        self.fuzzy = FuzzyScorer(phrases, self.phrase_owners, n)
+        self.fuzzy = FuzzyScorer(phrases, self.phrase_owners, n, fuzzy_workers)
         self.bm25 = Bm25Scorer([" ".join(own) for own in per_procedure])
         self.restorer = (
             AccentRestorer(corpus_texts(self.procedures, self.lexicon), everyday_frequencies())
