@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import replies
+from service.apidocs import api_docs_router
 from service.audio import AudioError
 from service.config import Settings, get_settings
 from service.corpus import InvalidCorpusError, Procedure
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
         description="Offline lookup of Vietnamese administrative procedures for the commune one-stop desk.",
         lifespan=lifespan,
         responses={422: {"model": ErrorBody}},
+        docs_url=None,  # served by api_docs_router from local files, not a CDN
+        redoc_url=None,
     )
     app.state.lookup = lookup
     app.state.settings = settings
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.include_router(_routes())
     app.include_router(vxml_router())
     app.include_router(pages_router())
+    app.include_router(api_docs_router())
     return app
 
 

@@ -121,7 +121,9 @@ def _answer_turn(lookup: Lookup, call_id: str, language: str, code: str, transcr
 def vxml_router() -> APIRouter:
     router = APIRouter()
     turn_responses: dict[int | str, dict[str, object]] = {
-        200: {"content": {VXML_MEDIA_TYPE: {}, "application/json": {"schema": IvrTurn.model_json_schema()}}},
+        # "model" puts IvrTurn and IvrChoice under components; an inlined model_json_schema()
+        # kept a "#/$defs/..." reference that no OpenAPI reader resolves (ReDoc stopped on it).
+        200: {"model": IvrTurn, "content": {VXML_MEDIA_TYPE: {}}},
         400: {"model": ErrorBody},
         413: {"model": ErrorBody},
         415: {"model": ErrorBody},

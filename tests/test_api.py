@@ -105,10 +105,26 @@ def test_procedure_listing_filters(builtin_client):
     assert builtin_client.get("/v1/procedures", params={"limit": 0}).status_code == 422
 
 
-def test_openapi_docs_are_served(builtin_client):
-    assert builtin_client.get("/docs").status_code == 200
+def test_openapi_docs_are_served_from_local_assets_and_every_reference_resolves(builtin_client):
+    for page in ("/docs", "/redoc"):
+        html = builtin_client.get(page).text
+        assert "/docs-assets/" in html and "cdn." not in html and "fonts.googleapis" not in html, page
+    assert builtin_client.get("/docs-assets/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
+    assert builtin_client.get("/docs-assets/redoc.standalone.js").status_code == 200
+    assert builtin_client.get("/docs-assets/secrets.js").status_code == 404
     spec = builtin_client.get("/openapi.json").json()
     assert "/v1/search" in spec["paths"]
+
+    def refs(node: object) -> list[str]:
+        if isinstance(node, dict):
+            return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in refs(v)]
+        return [r for v in node for r in refs(v)] if isinstance(node, list) else []
+
+    for ref in refs(spec):  # "#/components/schemas/X" must exist; "#/$defs/..." never does in OpenAPI
+        target: object = spec
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(target, dict) and part in target, f"unresolved {ref}"
+            target = target[part]
 
 
 def test_questions_are_logged_with_personal_numbers_masked(builtin_client):

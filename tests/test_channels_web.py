@@ -295,3 +295,29 @@ def test_answer_and_language_endpoints(service):
     assert httpx.get(f"{service}/v1/answers/abc").status_code == 422
     bad_language = httpx.get(f"{service}/v1/answers/1.000894", params={"language": "xx"})
     assert bad_language.status_code == 422 and "unknown language" in bad_language.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [("/docs", ".swagger-ui .opblock-summary-path[data-path='/v1/search']"), ("/redoc", ".redoc-wrap h1")],
+)
+def test_api_docs_render_with_no_request_leaving_the_machine(service, playwright, path, rendered):
+    browser = _browser(playwright)
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def only_local(route):
+        host = route.request.url.split("/")[2] if "://" in route.request.url else ""
+        if route.request.url.startswith(("data:", "blob:")) or host.split(":")[0] in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{service}{path}")
+    page.wait_for_selector(rendered, timeout=30_000)
+    _shot(page, f"api{path.replace('/', '-')}")
+    assert "tthc-voice" in page.content()
+    assert outside == [], f"{path} tried to load {outside}"
+    browser.close()
