@@ -2,8 +2,9 @@
 //   <script src="https://tthc.example.gov.vn/widget/voice-search.js" data-input="#search" defer></script>
 // Optional: data-language="hmn" (answer audio language), data-max-seconds="10".
 // Clicking records with MediaRecorder, sends the clip to /v1/query, fills the search box with
-// the transcript, lists the top procedures and offers to play the spoken answer. The portal can
-// listen for the "tthc-voice-result" event on the input to run its own search.
+// the transcript, lists the top procedures and offers to play the spoken answer. Where the
+// microphone is blocked or missing, the panel offers to type the question (/v1/search). The
+// portal can listen for the "tthc-voice-result" event on the input to run its own search.
 "use strict";
 (() => {
   const script = document.currentScript;
@@ -35,6 +36,8 @@
   li { margin: .3em 0; }
   .play { margin-left: .4em; border: 1px solid #1f4e8c; color: #1f4e8c; background: #fff; border-radius: .3em; }
   .close { float: right; border: none; background: none; font-size: 1.2em; }
+  form { display: flex; gap: .4em; margin: 0 1.6em .3em 0; }
+  form input { flex: 1; font: inherit; padding: .3em; border: 1px solid #888; border-radius: .3em; }
 </style>
 <button class="mic" type="button" aria-label="Tìm bằng giọng nói" title="Tìm bằng giọng nói">
   <svg viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M12 15a3 3 0 0 0 3-3V6a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V22h2v-3.08A7 7 0 0 0 19 12z"/></svg>
@@ -95,15 +98,16 @@
     return r.ok ? (await r.json()).answer_audio_url : null;
   }
 
-  function showResult(body) {
-    input.value = body.transcript;
+  function showResult(body, asked) {
+    input.value = asked;
     input.dispatchEvent(new Event("input", { bubbles: true }));
     input.dispatchEvent(new CustomEvent("tthc-voice-result", { detail: body, bubbles: true }));
     const nodes = [text("p", body.answer_text)];
-    if (body.decision === "answer" && body.answer_audio_url) {
-      nodes[0].append(playButton("▶ Nghe hướng dẫn", async () => body.answer_audio_url));
+    if (body.answer_audio_url) {
+      nodes[0].append(playButton(body.decision === "answer" ? "▶ Nghe hướng dẫn" : "▶ Nghe", async () => body.answer_audio_url));
     }
-    if (body.matches.length) {
+    // Out of scope means none of them is what was asked: listing them would contradict the text.
+    if (body.matches.length && (body.decision === "answer" || body.decision === "clarify")) {
       const list = document.createElement("ol");
       for (const m of body.matches.slice(0, 3)) {
         const item = text("li", m.name);
@@ -125,12 +129,48 @@
         body: blob,
       });
       const body = await response.json().catch(() => ({}));
-      if (response.ok) showResult(body);
+      if (response.ok) showResult(body, body.transcript);
       else if (response.status === 503) show(text("p", "Hệ thống đang bận, xin thử lại sau ít giây."));
       else show(text("p", `Không nghe rõ, xin nói lại. (${body.error || response.status})`));
     } catch (err) {
       show(text("p", "Không kết nối được tới máy chủ tra cứu."));
     }
+  }
+
+  // Typed question instead of speech: the same panel, answered by /v1/search.
+  function typedSearch(reason) {
+    const form = document.createElement("form");
+    const field = document.createElement("input");
+    field.type = "search";
+    field.name = "q";
+    field.value = input.value;
+    field.setAttribute("aria-label", "Câu hỏi");
+    field.placeholder = "Ví dụ: làm giấy khai sinh cho con";
+    const submit = text("button", "Tìm");
+    submit.type = "submit";
+    submit.className = "play";
+    form.append(field, submit);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const question = field.value.trim();
+      if (!question) return;
+      show(text("p", "Đang tìm…"));
+      try {
+        const response = await fetch(`${base}/v1/search`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ text: question.slice(0, 500), language, channel: "web" }),
+        });
+        const body = await response.json().catch(() => ({}));
+        if (response.ok) showResult(body, question);
+        else if (response.status === 503) show(text("p", "Hệ thống đang bận, xin thử lại sau ít giây."));
+        else show(text("p", "Không tìm được, xin viết câu hỏi khác."));
+      } catch (err) {
+        show(text("p", "Không kết nối được tới máy chủ tra cứu."));
+      }
+    });
+    show(text("p", `${reason} Xin gõ câu hỏi:`), form);
+    field.focus();
   }
 
   function stop() {
@@ -141,9 +181,10 @@
   async function start() {
     let stream;
     try {
+      if (!navigator.mediaDevices || !window.MediaRecorder) throw new Error("no recorder");
       stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
     } catch (err) {
-      show(text("p", "Trình duyệt không cho dùng micrô."));
+      typedSearch("Trình duyệt không cho dùng micrô.");
       return;
     }
     const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4"].find(
