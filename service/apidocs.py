@@ -16,9 +16,11 @@ from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from service.pages import MEDIA_TYPES
+
 ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 ASSETS_URL = "/docs-assets"
-_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}
+_MEDIA_TYPES = {**MEDIA_TYPES, ".png": "image/png"}
 _ASSETS = {"swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png"}
 _CACHE = {"Cache-Control": "public, max-age=86400"}  # the files change only with the package
 # ReDoc always shows its maker's logo from cdn.redoc.ly (no option turns it off): the browser

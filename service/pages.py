@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # Short caching: kiosks pick up a new release within minutes without anyone clearing a cache.
 _CACHE = {"Cache-Control": "public, max-age=300"}
 
@@ -26,7 +26,7 @@ def pages_router() -> APIRouter:
 
     @router.get("/widget/voice-search.js")
     def widget() -> FileResponse:
-        return FileResponse(STATIC_DIR / "voice-search.js", media_type=_MEDIA_TYPES[".js"], headers=_CACHE)
+        return FileResponse(STATIC_DIR / "voice-search.js", media_type=MEDIA_TYPES[".js"], headers=_CACHE)
 
     @router.get("/widget/demo")
     def widget_demo() -> FileResponse:
@@ -37,6 +37,6 @@ def pages_router() -> APIRouter:
         path = STATIC_DIR / name
         if not path.is_file():
             raise HTTPException(404, detail=f"no static file {name!r}")
-        return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix], headers=_CACHE)
+        return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=_CACHE)
 
     return router

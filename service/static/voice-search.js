@@ -120,21 +120,24 @@
     show(...nodes);
   }
 
-  async function send(blob) {
-    show(text("p", "Đang nhận dạng…"));
+  // One request to the service, its reply shown in the panel; `refused` words any other 4xx.
+  async function ask(path, init, question, refused) {
     try {
-      const response = await fetch(`${base}/v1/query?channel=web&language=${encodeURIComponent(language)}`, {
-        method: "POST",
-        headers: { "Content-Type": blob.type.split(";")[0] || "audio/webm" },
-        body: blob,
-      });
+      const response = await fetch(`${base}${path}`, init);
       const body = await response.json().catch(() => ({}));
-      if (response.ok) showResult(body, body.transcript);
+      if (response.ok) showResult(body, question === null ? body.transcript : question);
       else if (response.status === 503) show(text("p", "Hệ thống đang bận, xin thử lại sau ít giây."));
-      else show(text("p", `Không nghe rõ, xin nói lại. (${body.error || response.status})`));
+      else show(text("p", refused(body, response)));
     } catch (err) {
       show(text("p", "Không kết nối được tới máy chủ tra cứu."));
     }
+  }
+
+  function send(blob) {
+    show(text("p", "Đang nhận dạng…"));
+    const init = { method: "POST", headers: { "Content-Type": blob.type.split(";")[0] || "audio/webm" }, body: blob };
+    ask(`/v1/query?channel=web&language=${encodeURIComponent(language)}`, init, null,
+      (body, response) => `Không nghe rõ, xin nói lại. (${body.error || response.status})`);
   }
 
   // Typed question instead of speech: the same panel, answered by /v1/search.
@@ -150,24 +153,17 @@
     submit.type = "submit";
     submit.className = "play";
     form.append(field, submit);
-    form.addEventListener("submit", async (event) => {
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
       const question = field.value.trim();
       if (!question) return;
       show(text("p", "Đang tìm…"));
-      try {
-        const response = await fetch(`${base}/v1/search`, {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ text: question.slice(0, 500), language, channel: "web" }),
-        });
-        const body = await response.json().catch(() => ({}));
-        if (response.ok) showResult(body, question);
-        else if (response.status === 503) show(text("p", "Hệ thống đang bận, xin thử lại sau ít giây."));
-        else show(text("p", "Không tìm được, xin viết câu hỏi khác."));
-      } catch (err) {
-        show(text("p", "Không kết nối được tới máy chủ tra cứu."));
-      }
+      const init = {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text: question.slice(0, 500), language, channel: "web" }),
+      };
+      ask("/v1/search", init, question, () => "Không tìm được, xin viết câu hỏi khác.");
     });
     show(text("p", `${reason} Xin gõ câu hỏi:`), form);
     field.focus();
