@@ -32,6 +32,7 @@ from service.corpus import InvalidCorpusError, Procedure
 from service.deps import answer_audio, check_language, get_lookup, ready_lookup, require_admin
 from service.insights import Insights, build_insights, csv_rows, render_html
 from service.ivr import AudioSocketServer
+from service.kiosk import kiosk_router
 from service.limits import BodyLimitMiddleware, BodyLimits
 from service.logs import request_id_middleware
 from service.lookup import Lookup
@@ -39,6 +40,7 @@ from service.matcher import Decision
 from service.metrics import Metrics, http_middleware
 from service.pages import pages_router
 from service.prompts import (
+    NOT_RECORDED_PROMPT,
     AudioFormat,
     CoverageStatus,
     PromptCatalogue,
@@ -48,6 +50,7 @@ from service.prompts import (
     language_prompt_id,
     media_type,
     prompt_texts,
+    title_prompt_id,
     transcode,
 )
 from service.querylog import QueryLog, database_url, entry_from_body, keep_audio, safe_record
@@ -67,6 +70,7 @@ from service.schemas import (
     SearchResponse,
 )
 from service.speech import SpeechGate, StreamSlots, read_audio_upload, run_stream
+from service.tiles import tile_names
 from service.vxml import vxml_router
 
 log = logging.getLogger(__name__)
@@ -153,6 +157,7 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
     app.include_router(_routes())
     app.include_router(vxml_router())
     app.include_router(pages_router())
+    app.include_router(kiosk_router())
     app.include_router(api_docs_router())
     return app
 
@@ -209,7 +214,13 @@ def _search_response(lookup: Lookup, text: str, limit: int, language: str, chann
         decision=result.decision.value,
         confidence=round(result.confidence, 4),
         matches=[
-            MatchOut(code=m.procedure.code, name=m.procedure.name, score=round(m.score, 4), field=m.procedure.field)
+            MatchOut(
+                code=m.procedure.code,
+                name=m.procedure.name,
+                score=round(m.score, 4),
+                field=m.procedure.field,
+                title_audio_url=answer_audio(lookup, title_prompt_id(m.procedure.prompt_id), language, channel)[1],
+            )
             for m in shown
         ],
         answer_text=replies.answer_text(result.decision, shown, top),
@@ -237,7 +248,7 @@ def _prompt_target(lookup: Lookup, language: str, prompt_id: str) -> tuple[Promp
     """Only known languages and prompt ids are writable (also keeps paths inside the folder)."""
     if lookup.languages.get(language) is None:
         raise HTTPException(404, detail=f"unknown language {language!r}")
-    target = prompt_texts(lookup.corpus, lookup.languages).get(prompt_id)
+    target = prompt_texts(lookup.corpus, lookup.languages, tile_names(lookup.life_events)).get(prompt_id)
     if target is None:
         raise HTTPException(404, detail=f"no procedure or system prompt with prompt_id {prompt_id!r}")
     return target
@@ -409,6 +420,7 @@ def _routes() -> APIRouter:
         if proc is None:
             raise HTTPException(404, detail=f"no procedure with code {code}")
         served, url = answer_audio(lookup, proc.prompt_id, language, channel)
+        not_recorded = answer_audio(lookup, NOT_RECORDED_PROMPT, language, channel)[1] if served != language else None
         return AnswerOut(
             code=proc.code,
             name=proc.name,
@@ -419,6 +431,10 @@ def _routes() -> APIRouter:
             answer_text=proc.answer_vi,
             language=served,
             answer_audio_url=url,
+            requested_language=language,
+            not_recorded_audio_url=not_recorded,
+            documents=proc.documents,
+            qr_url=f"/v1/answers/{proc.code}/qr.svg",
         )
 
     @router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses={404: {"model": ErrorBody}})
@@ -456,7 +472,7 @@ def _routes() -> APIRouter:
     ) -> Response:
         """Per language: answers recorded by a person, synthetic only, or missing; essential first."""
         languages = [lang.code for lang in lookup.languages.enabled()]
-        rows = coverage_rows(lookup.prompts, lookup.corpus, languages)
+        rows = coverage_rows(lookup.prompts, lookup.corpus, languages, tile_names(lookup.life_events))
         if format == "csv":
             header = ["prompt_id", "code", "name", "essential", *languages]
             lines = [
@@ -479,7 +495,7 @@ def _routes() -> APIRouter:
             raise HTTPException(404, detail=f"unknown language {language!r}")
         rows = [
             r
-            for r in coverage_rows(lookup.prompts, lookup.corpus, [language])
+            for r in coverage_rows(lookup.prompts, lookup.corpus, [language], tile_names(lookup.life_events))
             if r.status[language] is not CoverageStatus.HUMAN
         ]
         lines = [["prompt_id", "code", "name", "essential", "status", "text_vi"]]

@@ -144,9 +144,12 @@ def _cmd_synthesize(args: argparse.Namespace, settings: Settings) -> int:
     from service.corpus import load_corpus
     from service.languages import load_registry
     from service.prompts import synthesize_vietnamese
+    from service.tiles import load_life_events, tile_names
 
     registry = load_registry(settings.languages_file, settings.languages)
-    made, kept = synthesize_vietnamese(load_corpus(settings.corpus_path), settings.prompts_dir, registry)
+    corpus = load_corpus(settings.corpus_path)
+    tiles = tile_names(load_life_events(settings.life_events_file, corpus))
+    made, kept = synthesize_vietnamese(corpus, settings.prompts_dir, registry, tile_names=tiles)
     print(f"synthetic Vietnamese prompts: {made} made, {kept} unchanged, in {settings.prompts_dir / 'vi'}")
     return 0
 

@@ -104,6 +104,16 @@ class Settings(BaseSettings):
         default_factory=list, description="portal origins allowed to call the API from a browser (widget)"
     )
     kiosk_idle_seconds: int = Field(60, ge=5, le=3600, description="kiosk clears itself after this long untouched")
+    kiosk_listen_seconds: int = Field(
+        12, ge=3, le=60, description="a tap-to-talk question ends after this long even if no pause is heard"
+    )
+    kiosk_tiles_weeks: int = Field(8, ge=1, le=104, description="tiles are ordered by questions of these weeks")
+    kiosk_strings_dir: Path | None = Field(
+        None, description="a province's kiosk strings (<lang>.json), tried before the built-in ones"
+    )
+    life_events_path: Path | None = Field(
+        None, description="kiosk life-event tiles; unset: life_events.json beside the corpus"
+    )
     audiosocket_port: int | None = Field(None, description="Asterisk AudioSocket server port; unset disables it")
     audiosocket_host: str = "127.0.0.1"
     ivr_max_calls: int = Field(20, ge=1, description="calls at once; more hear 'busy' and are hung up")
@@ -127,6 +137,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def life_events_file(self) -> Path:
+        return self.life_events_path or self.corpus_path.with_name("life_events.json")
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:

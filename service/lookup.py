@@ -28,6 +28,7 @@ from service.lexicon import load_lexicon
 from service.matcher import Matcher, SearchResult, procedure_phrases
 from service.prompts import PromptCatalogue
 from service.threads import limit_native_threads
+from service.tiles import LifeEvent, load_life_events
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class Lookup:
     corpus: Corpus
     languages: LanguageRegistry
     prompts: PromptCatalogue
+    life_events: tuple[LifeEvent, ...] = ()
     matcher: Matcher | None = None
     transcriber: Transcriber | None = None
     speech_error: str | None = None
@@ -115,11 +117,13 @@ class Lookup:
     def open(cls, settings: Settings) -> Lookup:
         """Validate the corpus and languages now (fail fast on bad files); models load later."""
         languages = load_registry(settings.languages_file, settings.languages)
+        corpus = load_corpus(settings.corpus_path)
         return cls(
             settings=settings,
-            corpus=load_corpus(settings.corpus_path),
+            corpus=corpus,
             languages=languages,
             prompts=PromptCatalogue(settings.prompts_dir, languages),
+            life_events=load_life_events(settings.life_events_file, corpus),
         )
 
     def load_models(self) -> None:
@@ -155,6 +159,7 @@ class Lookup:
         """
         corpus = load_corpus(self.settings.corpus_path)
         prompts = PromptCatalogue(self.settings.prompts_dir, self.languages)
+        life_events = load_life_events(self.settings.life_events_file, corpus)
         changed = corpus.sha256 != self.corpus.sha256
         matcher = self.matcher
         if changed and self.matcher is not None:
@@ -164,6 +169,7 @@ class Lookup:
             self.corpus = corpus
             self.matcher = matcher
             self.prompts = prompts
+            self.life_events = life_events
         if changed:
             log.info("corpus reloaded: %d procedures, sha256 %s", len(corpus.procedures), corpus.sha256[:12])
         return changed

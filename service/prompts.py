@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import wave
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -65,11 +66,21 @@ SYSTEM_PROMPTS: dict[str, tuple[PromptKind, str]] = {
     "sys-ask-again": (PromptKind.SYSTEM, "Bà con muốn hỏi thủ tục khác, xin nói sau tiếng bíp."),
     "sys-goodbye": (PromptKind.SYSTEM, "Cảm ơn bà con đã gọi. Chào tạm biệt."),
     "sys-busy": (PromptKind.SYSTEM, "Hệ thống đang bận. Bà con vui lòng gọi lại sau ít phút."),
+    "sys-not-recorded": (
+        PromptKind.SYSTEM,
+        "Câu trả lời này chưa được ghi âm bằng tiếng của bà con. Xin nghe bằng tiếng Việt.",
+    ),
+    "sys-unavailable": (PromptKind.SYSTEM, "Máy đang bận, mời bà con gặp cán bộ một cửa."),
     **{
         f"sys-press-{digit}": (PromptKind.SYSTEM, f"bấm phím {word}.")
         for digit, word in enumerate(["không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín"])
     },
 }
+
+
+# Played before every answer that falls back to Vietnamese, so each language records it first.
+NOT_RECORDED_PROMPT = "sys-not-recorded"
+FIRST_TO_RECORD = (NOT_RECORDED_PROMPT,)
 
 
 def title_prompt_id(prompt_id: str) -> str:
@@ -80,12 +91,19 @@ def language_prompt_id(code: str) -> str:
     return f"lang-{code}"
 
 
-def prompt_texts(corpus: Corpus, registry: LanguageRegistry) -> dict[str, tuple[PromptKind, str]]:
-    """Every prompt the service can play, with the Vietnamese text it speaks (what talents translate)."""
+def prompt_texts(
+    corpus: Corpus, registry: LanguageRegistry, tile_names: Mapping[str, str] | None = None
+) -> dict[str, tuple[PromptKind, str]]:
+    """Every prompt the service can play, with the Vietnamese text it speaks (what talents translate).
+
+    `tile_names` are the kiosk's life-event tiles (prompt id -> plain name), spoken when touched.
+    """
     texts: dict[str, tuple[PromptKind, str]] = {}
     for proc in corpus.procedures:
         texts[proc.prompt_id] = (PromptKind.ANSWER, proc.answer_vi)
         texts[title_prompt_id(proc.prompt_id)] = (PromptKind.TITLE, clip(short_name(proc.name), 90))
+    for prompt_id, label in (tile_names or {}).items():
+        texts[prompt_id] = (PromptKind.TITLE, label)
     texts.update(SYSTEM_PROMPTS)
     for lang in registry.enabled():
         texts[language_prompt_id(lang.code)] = (PromptKind.LANGUAGE_NAME, lang.name_vi)
@@ -214,7 +232,12 @@ def _render(text: str, target: Path, voice: str, rate: int) -> float:
 
 
 def synthesize_vietnamese(
-    corpus: Corpus, root: Path, registry: LanguageRegistry | None = None, voice: str = "vi", rate: int = 140
+    corpus: Corpus,
+    root: Path,
+    registry: LanguageRegistry | None = None,
+    voice: str = "vi",
+    rate: int = 140,
+    tile_names: Mapping[str, str] | None = None,
 ) -> tuple[int, int]:
     """Render every prompt text with espeak-ng into audio_prompts/vi/*.tts.ogg.
 
@@ -222,7 +245,7 @@ def synthesize_vietnamese(
     """
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-    texts = prompt_texts(corpus, registry or LanguageRegistry(languages=DEFAULT_LANGUAGES))
+    texts = prompt_texts(corpus, registry or LanguageRegistry(languages=DEFAULT_LANGUAGES), tile_names)
     previous = {r.prompt_id: r for r in _read_manifest(root / SYNTHETIC_MANIFEST) if r.language == "vi"}
     (root / "vi").mkdir(parents=True, exist_ok=True)
     kept: list[PromptRecord] = []
@@ -317,21 +340,26 @@ class CoverageRow:
     status: dict[str, CoverageStatus]
 
 
-def coverage_rows(catalogue: PromptCatalogue, corpus: Corpus, languages: list[str]) -> list[CoverageRow]:
+def coverage_rows(
+    catalogue: PromptCatalogue, corpus: Corpus, languages: list[str], tile_names: Mapping[str, str] | None = None
+) -> list[CoverageRow]:
     """Recording status of every prompt in each language (no fallback): essential first.
 
-    Answers and titles of essential procedures, system prompts and language names count as essential.
+    Answers and titles of essential procedures, system prompts, tile names and language names
+    count as essential; `FIRST_TO_RECORD` comes before everything.
     """
     by_prompt = {p.prompt_id: p for p in corpus.procedures}
     by_title = {title_prompt_id(p.prompt_id): p for p in corpus.procedures}
     rows = []
-    for pid, (kind, text) in prompt_texts(corpus, catalogue.registry).items():
+    for pid, (kind, text) in prompt_texts(corpus, catalogue.registry, tile_names).items():
         proc = by_prompt.get(pid) or by_title.get(pid)
         code, name, essential = (proc.code, proc.name, proc.essential) if proc else ("", kind.value, True)
         rows.append(
             CoverageRow(pid, code, name, essential, text, {lang: catalogue.status(pid, lang) for lang in languages})
         )
-    return sorted(rows, key=lambda r: (not r.essential, r.code == "", r.code, r.prompt_id))
+    return sorted(
+        rows, key=lambda r: (r.prompt_id not in FIRST_TO_RECORD, not r.essential, r.code == "", r.code, r.prompt_id)
+    )
 
 
 def coverage_summary(rows: list[CoverageRow], languages: list[str]) -> dict[str, dict[str, dict[str, int]]]:

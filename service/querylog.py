@@ -139,6 +139,21 @@ class QueryLog:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def answered_counts(self, since: datetime) -> dict[str, int]:
+        """How often each procedure was the answer since `since` (the first of `top_codes`)."""
+        query = (
+            sa.select(queries.c.top_codes, sa.func.count())
+            .where(queries.c.decision == "answer", queries.c.created_at >= since)
+            .group_by(queries.c.top_codes)
+        )
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for top_codes, n in conn.execute(query):
+                code = top_codes.split(",")[0]
+                if code:
+                    counts[code] = counts.get(code, 0) + int(n)
+        return counts
+
     def close(self) -> None:
         self.engine.dispose()
 

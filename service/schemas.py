@@ -30,6 +30,7 @@ class MatchOut(BaseModel):
     name: str
     score: float
     field: str
+    title_audio_url: str | None = Field(None, description="the procedure's short name, spoken (for choices)")
 
 
 class SearchResponse(BaseModel):
@@ -97,8 +98,14 @@ class AnswerOut(BaseModel):
     processing_time: str | None
     fee: str | None
     answer_text: str
-    language: str
+    language: str = Field(description="language of the answer audio actually served (after fallback)")
     answer_audio_url: str | None
+    requested_language: str
+    not_recorded_audio_url: str | None = Field(
+        description="when the answer falls back to another language: the prompt that says so, to play first"
+    )
+    documents: list[Document] = Field(description="the full list of papers, for the printed checklist")
+    qr_url: str = Field(description="an SVG QR code holding the answer text")
 
 
 class ErrorBody(BaseModel):

@@ -39,6 +39,13 @@ def small_record(code: str, name: str, aliases: list[str], field: str = "Hộ t�
     return {k: v for k, v in record.items() if v is not None}
 
 
+SMALL_LIFE_EVENTS = [
+    {"id": "birth", "label": "Khai sinh cho con", "icon": "baby", "code": "1.001193"},
+    {"id": "death", "label": "Báo tử khi người thân mất", "icon": "candle", "code": "1.000656"},
+    {"id": "marriage", "label": "Đăng ký kết hôn", "icon": "rings", "code": "1.000894"},
+    {"id": "copies", "label": "Chứng thực bản sao", "icon": "stamp", "code": "2.000815"},
+]
+
 SMALL_CORPUS = [
     small_record(
         "1.001193",
@@ -120,11 +127,22 @@ def builtin_client(builtin_settings: Settings) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def synthesized_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small corpus with all its prompts really synthesised (answers, titles, system, languages)."""
+    """The small corpus with its kiosk tiles and all its prompts really synthesised (answers,
+    titles, tile names, system, languages)."""
     from service.corpus import load_corpus
     from service.prompts import synthesize_vietnamese
+    from service.tiles import load_life_events, tile_names
 
     root = tmp_path_factory.mktemp("site")
-    corpus = write_jsonl(root / "procedures.jsonl", SMALL_CORPUS)
-    synthesize_vietnamese(load_corpus(corpus), root / "prompts")
+    corpus = load_corpus(write_jsonl(root / "procedures.jsonl", SMALL_CORPUS))
+    (root / "life_events.json").write_text(json.dumps(SMALL_LIFE_EVENTS, ensure_ascii=False), encoding="utf-8")
+    tiles = tile_names(load_life_events(root / "life_events.json", corpus))
+    synthesize_vietnamese(corpus, root / "prompts", tile_names=tiles)
     return root
+
+
+@pytest.fixture
+def playwright():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p

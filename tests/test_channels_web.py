@@ -1,14 +1,13 @@
 """Kiosk page and portal widget, used the way people use them: headless Chromium with a fake
 microphone that plays real speech (espeak-ng Vietnamese), against a real uvicorn server.
 
-Screenshots land in build/test-artifacts/.
+The kiosk's tiles, languages, printing and failures are in test_kiosk_pages.py.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import subprocess
 import threading
 import time
@@ -18,25 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.config import PROJECT_ROOT
-from service.pages import STATIC_DIR
+from tests.browser import launch as _browser
+from tests.browser import press_button as _hold_button
+from tests.browser import shot as _shot
+from tests.browser import wait_played as _wait_played
+from tests.browser import wait_until as _wait_until
 from tests.server import live_server
 from tests.speech import espeak, free_port
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 
 def _env(site: Path, **extra: str) -> dict[str, str]:
@@ -73,49 +62,6 @@ def birth_question(tmp_path_factory) -> Path:
     return _speech("đăng ký khai sinh cho con", tmp_path_factory.mktemp("mic") / "khai-sinh.wav")
 
 
-def _browser(playwright, wav: Path | None = None):
-    if CHROMIUM is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    args = list(BROWSER_ARGS)
-    if wav is not None:
-        args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-
-
-@pytest.fixture
-def playwright():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        yield p
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def _wait_until(page, expression: str, timeout_s: float = 15.0) -> None:
-    """Poll a page expression from here: wait_for_function polls through eval, which a page's
-    Content-Security-Policy (the portal's) forbids, while page.evaluate is not subject to it."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout_s} s: {expression}")
-        time.sleep(0.1)
-
-
-def _wait_played(page, fragment: str, element: str = "document.getElementById('player')") -> None:
-    _wait_until(page, f"({element}.dataset.played || '').includes('{fragment}')")
-
-
-def _hold_button(page, selector: str, seconds: float) -> None:
-    box = page.locator(selector).bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    time.sleep(seconds)
-    page.mouse.up()
-
-
 def test_kiosk_spoken_question_shows_and_plays_the_answer(service, birth_question, playwright):
     browser = _browser(playwright, birth_question)
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -124,7 +70,7 @@ def test_kiosk_spoken_question_shows_and_plays_the_answer(service, birth_questio
     page.goto(f"{service}/kiosk")
     page.wait_for_selector("body[data-state=idle]")
     assert page.locator(".lang .native").all_inner_texts() == ["Tiếng Việt", "Lus Hmoob", "Pák Tay"]
-    assert page.locator(".tile").count() == 1  # the one essential procedure of the small corpus
+    assert page.locator(".tile").count() == 4  # the small site's life events (birth covers its essential one)
     _shot(page, "kiosk-start")
 
     _hold_button(page, "#ptt", 5.0)  # speak (the clip is 4.2 s), then release
@@ -149,6 +95,31 @@ def test_kiosk_spoken_question_shows_and_plays_the_answer(service, birth_questio
     browser.close()
 
 
+def test_kiosk_tap_to_talk_ends_by_itself_after_the_question_and_answers(service, birth_question, playwright):
+    browser = _browser(playwright, birth_question)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{service}/kiosk?listen=40")  # a time limit far away: only the pause can end it
+    page.wait_for_selector("body[data-state=idle]")
+    _hold_button(page, "#ptt", 0.15)  # one short tap, as an elderly person does
+    page.wait_for_selector("body[data-state=listening]")
+    assert page.locator("#ptt-label").inner_text() == "Đang nghe… nói xong thì chờ một chút"
+    assert page.locator("#ptt").evaluate("b => b.classList.contains('on')")
+    started = time.monotonic()
+    page.wait_for_selector("body:not([data-state=listening])", timeout=30_000)
+    assert time.monotonic() - started < 20, "listening did not end at the pause after the question"
+    settled = "body:is([data-state=answer], [data-state=clarify], [data-state=out_of_scope])"
+    page.wait_for_selector(settled, timeout=60_000)
+    heard = page.locator("#partial").inner_text()
+    state = page.locator("body").get_attribute("data-state")
+    codes = [page.locator("body").get_attribute("data-code")] + page.locator(".choice").evaluate_all(
+        "els => els.map(e => e.dataset.code)"
+    )
+    assert state in ("answer", "clarify") and "1.001193" in codes, f"heard {heard!r}: {state} {codes}"
+    assert int(page.locator("body").get_attribute("data-cues")) >= 2  # a tone when listening starts and stops
+    _shot(page, "kiosk-tap-to-talk")
+    browser.close()
+
+
 def test_kiosk_language_picker_speaks_names_and_answers_in_that_language(service, playwright):
     browser = _browser(playwright)
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -160,7 +131,7 @@ def test_kiosk_language_picker_speaks_names_and_answers_in_that_language(service
     assert page.get_by_role("button", name="Lus Hmoob").get_attribute("aria-pressed") == "true"
     # no H'Mông recording yet: its name falls back to the Vietnamese recording of "Tiếng H'Mông"
     _wait_played(page, "lang-hmn")
-    page.locator(".tile").first.click()
+    page.locator(".tile[data-code='1.001193']").click()
     page.wait_for_selector("body[data-state=answer]")
     assert any("/v1/answers/1.001193?language=hmn&channel=kiosk" in u for u in requests)
     _wait_played(page, "p-1-001193")
@@ -206,25 +177,31 @@ def test_kiosk_unsure_offers_big_choices_and_out_of_scope_is_spoken(
         assert page.locator("body").get_attribute("data-code") == "1.001193"
         browser.close()
 
-        # Releasing at once: nothing heard, and the kiosk says so out loud.
-        browser = _browser(playwright)
+        # A tap and then silence: listening ends at the time limit, and the kiosk says out loud
+        # that it heard nothing.
+        silence = tmp_path / "silence.wav"
+        subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(silence), "trim", "0", "8"], check=True)
+        browser = _browser(playwright, silence)
         page = browser.new_page()
-        page.goto(f"{base}/kiosk")
+        page.goto(f"{base}/kiosk?listen=3")
         page.wait_for_selector("body[data-state=idle]")
-        _hold_button(page, "#ptt", 0.3)
+        _hold_button(page, "#ptt", 0.2)
+        page.wait_for_selector("body[data-state=listening]")
         page.wait_for_selector("body[data-state=out_of_scope]", timeout=30_000)
         _wait_played(page, "sys-not-understood")
         browser.close()
 
 
-def test_kiosk_page_is_light():
-    """Everything the kiosk loads besides API data: no framework, no CDN."""
-    files = ["kiosk.html", "kiosk.css", "kiosk.js", "pcm-capture.js"]
-    total = sum((STATIC_DIR / f).stat().st_size for f in files)
-    assert total < 24 * 1024, f"kiosk page weighs {total} bytes"
-    for f in files:
-        text = (STATIC_DIR / f).read_text(encoding="utf-8")
-        assert "http://" not in text and "https://" not in text, f"{f} loads something from the internet"
+def test_kiosk_page_is_light(service):
+    """Everything the kiosk loads besides API data and audio: no framework, no CDN, under 40 KiB
+    (the page as served, with its Vietnamese strings inside, its style, script and worklet)."""
+    urls = ["/kiosk", "/static/kiosk.css", "/static/kiosk.js", "/static/pcm-capture.js"]
+    bodies = {url: httpx.get(f"{service}{url}").content for url in urls}
+    total = sum(len(b) for b in bodies.values())
+    assert total < 40 * 1024, f"kiosk page weighs {total} bytes"
+    for url, body in bodies.items():
+        text = body.decode("utf-8").replace("http://www.w3.org/2000/svg", "")  # a name, never fetched
+        assert "http://" not in text and "https://" not in text, f"{url} loads something from the internet"
 
 
 @pytest.fixture

@@ -59,11 +59,12 @@ def synthesized(tmp_path_factory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("prompts")
     corpus_path = write_jsonl(tmp / "procedures.jsonl", SMALL_CORPUS[:2])
     root = tmp / "audio_prompts"
-    made, kept = synthesize_vietnamese(load_corpus(corpus_path), root)
-    # 2 answers + 2 titles + 19 system prompts (5 spoken replies, 4 telephone phrases, keys 0-9)
-    # + 3 language names (vi, hmn, tai)
-    assert (made, kept) == (26, 0)
-    assert synthesize_vietnamese(load_corpus(corpus_path), root) == (0, 26)  # unchanged texts are kept
+    tiles = {"tile-birth": "Khai sinh cho con"}
+    made, kept = synthesize_vietnamese(load_corpus(corpus_path), root, tile_names=tiles)
+    # 2 answers + 2 titles + 1 tile name + 21 system prompts (5 spoken replies, 4 telephone
+    # phrases, keys 0-9, "not recorded in your language", "busy, see the desk") + 3 language names
+    assert (made, kept) == (29, 0)
+    assert synthesize_vietnamese(load_corpus(corpus_path), root, tile_names=tiles) == (0, 29)  # unchanged: kept
     return root, corpus_path
 
 
@@ -184,12 +185,13 @@ def test_coverage_and_worklist_on_a_fixture_catalogue(synthesized, tmp_path):
     )
     with TestClient(create_app(settings, load_models_in_background=False)) as client:
         summary = client.get("/v1/prompts/coverage").json()["languages"]
-        # 26 prompts; all synthetic in vi except the human p-1-000656
-        assert summary["vi"]["all"] == {"human": 1, "synthetic": 25, "missing": 0}
-        assert summary["hmn"]["all"] == {"human": 1, "synthetic": 0, "missing": 25}
-        assert summary["tai"]["all"] == {"human": 0, "synthetic": 0, "missing": 26}
-        # essential: answer + title of the essential procedure, 19 system prompts, 3 language names
-        assert summary["vi"]["essential"]["human"] + summary["vi"]["essential"]["synthetic"] == 24
+        # 28 prompts (no life events beside this corpus: no tile names); all synthetic in vi
+        # except the human p-1-000656
+        assert summary["vi"]["all"] == {"human": 1, "synthetic": 27, "missing": 0}
+        assert summary["hmn"]["all"] == {"human": 1, "synthetic": 0, "missing": 27}
+        assert summary["tai"]["all"] == {"human": 0, "synthetic": 0, "missing": 28}
+        # essential: answer + title of the essential procedure, 21 system prompts, 3 language names
+        assert summary["vi"]["essential"]["human"] + summary["vi"]["essential"]["synthetic"] == 26
 
         rows = list(csv.reader(io.StringIO(client.get("/v1/prompts/coverage", params={"format": "csv"}).text)))
         assert rows[0] == ["prompt_id", "code", "name", "essential", "vi", "hmn", "tai"]
@@ -201,7 +203,8 @@ def test_coverage_and_worklist_on_a_fixture_catalogue(synthesized, tmp_path):
         assert work.headers["content-type"].startswith("text/csv")
         lines = list(csv.reader(io.StringIO(work.text)))
         ids = [line[0] for line in lines[1:]]
-        assert "p-1-001193" not in ids and "p-1-000656" in ids and "lang-hmn" in ids and len(ids) == 25
+        assert "p-1-001193" not in ids and "p-1-000656" in ids and "lang-hmn" in ids and len(ids) == 27
+        assert lines[1][0] == "sys-not-recorded"  # what every answer in hmn needs before anything else
         assert lines[1][3] == "true" and lines[1][5]  # essential first, with the Vietnamese text to translate
         assert client.get("/v1/prompts/worklist", params={"language": "zz"}).status_code == 404
         assert client.get("/v1/prompts/worklist").status_code == 422
