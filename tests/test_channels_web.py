@@ -120,6 +120,23 @@ def test_kiosk_tap_to_talk_ends_by_itself_after_the_question_and_answers(service
     browser.close()
 
 
+def test_kiosk_second_tap_ends_listening_at_once(service, birth_question, playwright):
+    browser = _browser(playwright, birth_question)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{service}/kiosk?listen=40")
+    page.wait_for_selector("body[data-state=idle]")
+    _hold_button(page, "#ptt", 0.15)
+    page.wait_for_selector("body[data-state=listening]")
+    time.sleep(1.0)  # mid-question: no pause yet
+    assert page.locator("body").get_attribute("data-state") == "listening"
+    _hold_button(page, "#ptt", 0.1)
+    page.wait_for_selector("body:not([data-state=listening])", timeout=2_000)
+    assert not page.locator("#ptt").evaluate("b => b.classList.contains('on')")
+    settled = "body:is([data-state=answer], [data-state=clarify], [data-state=out_of_scope])"
+    page.wait_for_selector(settled, timeout=60_000)  # what was said so far is still asked
+    browser.close()
+
+
 def test_kiosk_language_picker_speaks_names_and_answers_in_that_language(service, playwright):
     browser = _browser(playwright)
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -145,11 +162,13 @@ def test_kiosk_resets_after_idle_timeout(service, playwright):
     page.goto(f"{service}/kiosk?idle=2")
     page.wait_for_selector("body[data-state=idle]")
     page.get_by_role("button", name="Pák Tay").click()
+    page.click("#text-size")
     page.locator(".tile").first.click()
     page.wait_for_selector("body[data-state=answer]")
     assert page.locator("#result").is_visible()
     page.wait_for_selector("body[data-state=idle]", timeout=10_000)
     assert not page.locator("#result").is_visible()
+    assert page.locator("html").get_attribute("data-text-size") == "0"
     assert page.get_by_role("button", name="Tiếng Việt").get_attribute("aria-pressed") == "true"
     browser.close()
 
@@ -170,6 +189,10 @@ def test_kiosk_unsure_offers_big_choices_and_out_of_scope_is_spoken(
         choices = page.locator(".choice")
         assert 2 <= choices.count() <= 3
         assert choices.first.get_attribute("data-code") == "1.001193"
+        labels = [label.split(". ", 1)[1] for label in choices.all_inner_texts()]
+        assert len(set(labels)) == len(labels), f"two choices read the same: {labels}"
+        assert page.locator("#result").inner_text().count("Bà con muốn hỏi thủ tục nào?") == 1
+        _wait_until(page, "(document.getElementById('player').dataset.playlog || '').includes('-title')")
         assert choices.first.bounding_box()["height"] >= 60  # big enough to touch
         _shot(page, "kiosk-clarify")
         choices.first.click()
