@@ -305,7 +305,7 @@ def _routes() -> APIRouter:
             "asr_error": lookup.speech_error,
             "load_seconds": lookup.load_seconds,
             "ivr_calls": request.app.state.hotline.active_calls if request.app.state.hotline else None,
-            "error": lookup.load_error,
+            "error": lookup.load_error or (None if lookup.ready else "models are still loading"),
         }
         return JSONResponse(status_code=200 if lookup.ready else 503, content=body)
 

@@ -9,9 +9,8 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
-
 from service.config import PROJECT_ROOT
+from tests.ci import missing
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = PROJECT_ROOT / "build" / "test-artifacts"
@@ -30,7 +29,7 @@ BROWSER_ARGS = [
 def launch(playwright, wav: Path | None = None):
     """Chromium whose microphone plays `wav` once (then silence), or a fake tone when None."""
     if CHROMIUM is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+        missing("Debian chromium is not installed (apt-get install chromium)")
     args = list(BROWSER_ARGS)
     if wav is not None:
         args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")

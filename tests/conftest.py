@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.config import PROJECT_ROOT, Settings
+from tests.ci import missing
 
 SHARED = PROJECT_ROOT.parent / "shared"
 BUILTIN_CORPUS = PROJECT_ROOT / "corpus" / "procedures.jsonl"
@@ -15,7 +16,7 @@ BUILTIN_CORPUS = PROJECT_ROOT / "corpus" / "procedures.jsonl"
 def needs_shared(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} not present (../shared is optional test data)")
+        missing(f"{path} is not present (../shared is optional test data)")
     return path
 
 
@@ -143,6 +144,9 @@ def synthesized_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def playwright():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright is not installed (a dev dependency)")
     with sync_api.sync_playwright() as p:
         yield p

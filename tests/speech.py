@@ -10,12 +10,13 @@ import wave
 from pathlib import Path
 
 import numpy as np
-import pytest
+
+from tests.ci import missing
 
 
 def espeak(text: str, path: Path, voice: str = "vi", speed: int = 130) -> Path:
     if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+        missing("espeak-ng is not installed (apt-get install espeak-ng)")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
     return path
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pypdf
 import pytest
+import zxingcpp
 
 from service.config import PROJECT_ROOT
 from tests.browser import ARTIFACTS, launch, shot, wait_played, wait_until
@@ -118,8 +120,6 @@ def _squash(text: str) -> str:
 
 
 def test_kiosk_prints_the_full_document_list_and_its_qr_code_holds_the_answer(kiosk, playwright):
-    pypdf = pytest.importorskip("pypdf")
-    zxingcpp = pytest.importorskip("zxingcpp")
     answer = httpx.get(f"{kiosk}/v1/answers/{BIRTH}").json()
     assert len(answer["documents"]) >= 5
     browser, page = _open(playwright, kiosk)

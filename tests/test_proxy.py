@@ -20,6 +20,7 @@ from websockets.sync.client import connect
 
 from service.config import PROJECT_ROOT
 from service.ivr_client import AudioSocketCaller
+from tests.ci import missing
 from tests.server import live_server
 from tests.speech import convert, espeak, free_port
 from tests.test_ivr import Hotline
@@ -40,7 +41,7 @@ def _rewrite(conf: str, replacements: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def proxied(synthesized_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Hotline]]:
     if not Path(NGINX).exists():
-        pytest.skip("nginx is not installed (apt-get install nginx libnginx-mod-stream)")
+        missing("nginx is not installed (apt-get install nginx libnginx-mod-stream)")
     tmp = tmp_path_factory.mktemp("proxy")
     audiosocket = free_port()
     env = {

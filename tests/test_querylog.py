@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.querylog import QueryEntry, QueryLog, database_url, mask_personal, migrate
+from tests.ci import missing
 from tests.speech import free_port
 
 
@@ -29,7 +30,7 @@ def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on loopback (Debian's postgresql package)."""
     initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+        missing("PostgreSQL is not installed (apt-get install postgresql)")
     root = Path(tempfile.mkdtemp(prefix="tthc-pg-"))
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # the server refuses to run as root
@@ -132,3 +133,40 @@ def test_postgres_urls_use_the_installed_driver(tmp_path):
     assert database_url("postgres://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
     assert database_url("postgresql://u@h/db", tmp_path) == "postgresql+psycopg://u@h/db"
     assert database_url(None, tmp_path) == f"sqlite:///{tmp_path / 'queries.db'}"
+
+
+def test_the_service_itself_logs_to_postgresql_and_reports_from_it(postgres_url, synthesized_site, tmp_path):
+    """`DATABASE_URL` set: migrations, every question, the officials' reports and the kiosk's
+    tile order all go through the real PostgreSQL, via a real uvicorn server."""
+    import hashlib
+
+    import httpx
+
+    from tests.server import live_server
+
+    with sa.create_engine(database_url(postgres_url, tmp_path)).begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS queries, alembic_version"))  # a fresh database
+    env = {
+        "DATABASE_URL": postgres_url,
+        "TTHC_CORPUS_PATH": str(synthesized_site / "procedures.jsonl"),
+        "TTHC_PROMPTS_DIR": str(synthesized_site / "prompts"),
+        "TTHC_USE_EMBEDDINGS": "false",
+        "TTHC_ASR_ENGINE": "none",
+        "TTHC_RATE_LIMIT_PER_MINUTE": "0",
+        "TTHC_ADMIN_API_KEY_SHA256": hashlib.sha256(b"officer-key").hexdigest(),
+    }
+    with live_server(env, tmp_path) as base:
+        for text in ["đăng ký kết hôn", "đăng ký kết hôn", "làm giấy kết hôn", "khai sinh cho con", "giá vàng hôm nay"]:
+            assert httpx.post(f"{base}/v1/search", json={"text": text, "channel": "kiosk"}).status_code == 200
+        report = httpx.get(
+            f"{base}/admin/insights", params={"format": "json"}, headers={"X-API-Key": "officer-key"}
+        ).json()
+        tiles = httpx.get(f"{base}/v1/kiosk/tiles").json()
+    assert report["total"] == 5
+    asked = {row["code"]: row["count"] for row in report["top"]}
+    assert asked == {"1.000894": 3, "1.001193": 1}
+    assert any("giá vàng hôm nay" in c["examples"] for c in report["unanswered"])
+    assert tiles[0]["code"] == "1.000894" and tiles[0]["asked"] == 3
+    with sa.create_engine(database_url(postgres_url, tmp_path)).connect() as conn:
+        stored = conn.execute(sa.text("SELECT text, channel FROM queries ORDER BY id")).all()
+    assert [r.text for r in stored][-1] == "giá vàng hôm nay" and {r.channel for r in stored} == {"kiosk"}
