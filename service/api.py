@@ -17,7 +17,7 @@ from functools import partial
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -39,6 +39,7 @@ from service.lookup import Lookup
 from service.matcher import Decision
 from service.metrics import Metrics, http_middleware
 from service.pages import pages_router
+from service.params import Channel, ChannelQuery, LanguagePath, LanguageQuery, ProcedureCodePath, PromptIdPath
 from service.prompts import (
     NOT_RECORDED_PROMPT,
     AudioFormat,
@@ -349,8 +350,8 @@ def _routes() -> APIRouter:
     async def query(
         request: Request,
         lookup: Annotated[Lookup, Depends(ready_lookup)],
-        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
-        channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "kiosk",
+        language: LanguageQuery = "vi",
+        channel: ChannelQuery = Channel.KIOSK,
         sample_rate: Annotated[int | None, Query(ge=8000, le=48000, description="for raw PCM bodies")] = None,
         limit: Annotated[int, Query(ge=1, le=20)] = 5,
     ) -> QueryResponse:
@@ -395,7 +396,7 @@ def _routes() -> APIRouter:
     @router.get("/v1/languages", response_model=list[LanguageOut])
     def languages(
         lookup: Annotated[Lookup, Depends(get_lookup)],
-        channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "web",
+        channel: ChannelQuery = Channel.WEB,
     ) -> list[LanguageOut]:
         """Enabled answer languages, default first, each with the audio of its own name."""
         out = []
@@ -409,10 +410,10 @@ def _routes() -> APIRouter:
 
     @router.get("/v1/answers/{code}", response_model=AnswerOut, responses={404: {"model": ErrorBody}})
     def answer(
-        code: Annotated[str, Path(pattern=r"^\d{1,2}\.\d{6}$", description="Procedure code, e.g. 1.001193")],
+        code: ProcedureCodePath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
-        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
-        channel: Annotated[str, Query(pattern=r"^(kiosk|web|ivr)$")] = "web",
+        language: LanguageQuery = "vi",
+        channel: ChannelQuery = Channel.WEB,
     ) -> AnswerOut:
         """A procedure's answer text and audio, for a touched tile or a chosen clarification."""
         check_language(lookup, language)
@@ -439,7 +440,7 @@ def _routes() -> APIRouter:
 
     @router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses={404: {"model": ErrorBody}})
     def procedure(
-        code: Annotated[str, Path(pattern=r"^\d{1,2}\.\d{6}$", description="Procedure code, e.g. 1.001193")],
+        code: ProcedureCodePath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
     ) -> Procedure:
         found = lookup.corpus.by_code().get(code)
@@ -488,7 +489,7 @@ def _routes() -> APIRouter:
     @router.get("/v1/prompts/worklist", responses={200: {"content": {"text/csv": {}}}})
     def prompts_worklist(
         lookup: Annotated[Lookup, Depends(get_lookup)],
-        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")],
+        language: LanguageQuery,
     ) -> Response:
         """What remains to record by a person in `language`, with the Vietnamese text to translate."""
         if lookup.languages.get(language) is None:
@@ -515,8 +516,8 @@ def _routes() -> APIRouter:
     )
     def prompt_audio(
         request: Request,
-        language: Annotated[str, Path(pattern=r"^[a-z]{2,3}$")],
-        prompt_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        language: LanguagePath,
+        prompt_id: PromptIdPath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
         format: Annotated[AudioFormat, Query(description="wav16k | opus | mp3 | ulaw8k | slin8k")] = AudioFormat.OPUS,
     ) -> Response:
@@ -551,8 +552,8 @@ def _routes() -> APIRouter:
     )
     async def upload_prompt(
         request: Request,
-        language: Annotated[str, Path(pattern=r"^[a-z]{2,3}$")],
-        prompt_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        language: LanguagePath,
+        prompt_id: PromptIdPath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
         recorded_by: Annotated[str, Query(min_length=1, max_length=100)] = "unknown",
     ) -> dict[str, object]:
@@ -577,8 +578,8 @@ def _routes() -> APIRouter:
 
     @router.delete("/v1/admin/prompts/{language}/{prompt_id}", dependencies=[Depends(require_admin)])
     def delete_prompt(
-        language: Annotated[str, Path(pattern=r"^[a-z]{2,3}$")],
-        prompt_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        language: LanguagePath,
+        prompt_id: PromptIdPath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
     ) -> dict[str, object]:
         """Undo the last upload: the previous recording is restored, or the prompt falls back."""

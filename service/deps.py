@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from service.lookup import Lookup
+from service.params import Channel
 from service.prompts import AudioFormat
 from service.ratelimit import FailureBackoff, client_key
 
@@ -75,13 +76,13 @@ def check_language(lookup: Lookup, language: str) -> None:
         raise HTTPException(422, detail=f"unknown language {language!r}; known: {lookup.settings.languages}")
 
 
-CHANNEL_FORMATS = {"kiosk": AudioFormat.WAV16K, "web": AudioFormat.OPUS, "ivr": AudioFormat.ULAW8K}
+CHANNEL_FORMATS = {Channel.KIOSK: AudioFormat.WAV16K, Channel.WEB: AudioFormat.OPUS, Channel.IVR: AudioFormat.ULAW8K}
 
 
-def answer_audio(lookup: Lookup, prompt_id: str, language: str, channel: str) -> tuple[str, str | None]:
+def answer_audio(lookup: Lookup, prompt_id: str, language: str, channel: Channel | str) -> tuple[str, str | None]:
     """(language actually served, URL of the audio in the channel's format) after fallback."""
     resolved = lookup.prompts.resolve(prompt_id, language)
     if resolved is None:
         return "vi", None  # the answer text is Vietnamese
     served = resolved.record.language
-    return served, f"/v1/prompts/{served}/{prompt_id}?format={CHANNEL_FORMATS[channel].value}"
+    return served, f"/v1/prompts/{served}/{prompt_id}?format={CHANNEL_FORMATS[Channel(channel)].value}"

@@ -16,21 +16,21 @@ from pathlib import Path
 from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from service.deps import answer_audio, check_language, get_lookup
 from service.lookup import Lookup
 from service.pages import PAGE_CACHE, STATIC_DIR
+from service.params import LanguageQuery, ProcedureCodePath
 from service.querylog import QueryLog
 from service.tiles import kiosk_tiles
 
 log = logging.getLogger(__name__)
 
 BUILT_IN_STRINGS = STATIC_DIR / "strings"
-LanguageParam = Annotated[str, Query(pattern=r"^[a-z]{2,3}$")]
+LanguageQuery = LanguageQuery
 REFERENCE_LANGUAGE = "vi"
 
 
@@ -130,7 +130,7 @@ def kiosk_router() -> APIRouter:
     def tiles(
         request: Request,
         lookup: Annotated[Lookup, Depends(get_lookup)],
-        language: LanguageParam = "vi",
+        language: LanguageQuery = "vi",
     ) -> list[TileOut]:
         """Life events first, then the other essential procedures; most asked first in each group."""
         check_language(lookup, language)
@@ -148,7 +148,7 @@ def kiosk_router() -> APIRouter:
         ]
 
     @router.get("/v1/kiosk/strings", response_model=StringsOut)
-    def strings(lookup: Annotated[Lookup, Depends(get_lookup)], language: LanguageParam = "vi") -> StringsOut:
+    def strings(lookup: Annotated[Lookup, Depends(get_lookup)], language: LanguageQuery = "vi") -> StringsOut:
         """The page's words in `language`, Vietnamese where nothing sure exists yet."""
         check_language(lookup, language)
         return kiosk_strings(lookup, language)
@@ -159,7 +159,7 @@ def kiosk_router() -> APIRouter:
         responses={200: {"content": {"image/svg+xml": {}}}, 404: {"description": "unknown procedure"}},
     )
     def answer_qr(
-        code: Annotated[str, PathParam(pattern=r"^\d{1,2}\.\d{6}$")],
+        code: ProcedureCodePath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
     ) -> Response:
         """The answer text itself in a QR code: a phone reads it with no internet at all."""

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+
 
 class Language(BaseModel):
-    code: str = Field(pattern=r"^[a-z]{2,3}$")
+    code: str = Field(pattern=LANGUAGE_PATTERN)
     name_vi: str
     name_native: str
     fallback: list[str] = Field(default_factory=list, description="tried in order when a recording is missing")

@@ -29,7 +29,7 @@ from pydub import AudioSegment
 
 from service.corpus import Corpus
 from service.importer import clip, short_name
-from service.languages import DEFAULT_LANGUAGES, LanguageRegistry
+from service.languages import DEFAULT_LANGUAGES, LANGUAGE_PATTERN, LanguageRegistry
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def prompt_texts(
 
 
 class PromptRecord(BaseModel):
-    language: str = Field(pattern=r"^[a-z]{2,3}$")
+    language: str = Field(pattern=LANGUAGE_PATTERN)
     prompt_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     kind: PromptKind
     file: str  # relative to audio_prompts/

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.corpus import Document
+from service.languages import LANGUAGE_PATTERN
+from service.params import Channel
 
 
 class SearchRequest(BaseModel):
@@ -14,8 +14,8 @@ class SearchRequest(BaseModel):
 
     text: str = Field(min_length=1, max_length=500, description="The citizen's question, typed or transcribed")
     limit: int = Field(5, ge=1, le=20)
-    language: str = Field("vi", pattern=r"^[a-z]{2,3}$", description="Language for the answer")
-    channel: Literal["kiosk", "web", "ivr"] = Field("web", description="picks the answer audio format")
+    language: str = Field("vi", pattern=LANGUAGE_PATTERN, description="Language for the answer")
+    channel: Channel = Field(Channel.WEB, description="picks the answer audio format")
 
     @field_validator("text")
     @classmethod

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from service.audio import SUPPORTED_RATES, AudioTooLargeError
+from service.params import Channel
 from service.querylog import entry_from_body, safe_record
 from service.ratelimit import client_key
 from service.stream import StreamSession, open_session, parse_control
@@ -232,7 +233,7 @@ async def run_stream(
                 rate = new_rate
                 phrases = config.get("phrase_list")
                 phrase_list = [str(p) for p in phrases] if isinstance(phrases, list) else None
-                if isinstance(config.get("channel"), str) and config["channel"] in ("kiosk", "web", "ivr"):
+                if config.get("channel") in tuple(Channel):
                     channel = config["channel"]
                 if config.get("language") in settings.languages:
                     language = config["language"]

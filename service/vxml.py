@@ -23,6 +23,7 @@ from service import replies
 from service.deps import answer_audio, check_language, ready_lookup
 from service.lookup import Lookup
 from service.matcher import Decision
+from service.params import LanguageQuery, ProcedureCodeQuery
 from service.prompts import title_prompt_id
 from service.querylog import QueryEntry, safe_record
 from service.schemas import ErrorBody
@@ -135,7 +136,7 @@ def vxml_router() -> APIRouter:
         request: Request,
         lookup: Annotated[Lookup, Depends(ready_lookup)],
         call_id: Annotated[str, Query(pattern=CALL_ID)],
-        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
+        language: LanguageQuery = "vi",
     ) -> Response:
         """One caller turn: the recording (multipart `audio` or raw body) in, VoiceXML (or JSON) out."""
         started = time.perf_counter()
@@ -209,8 +210,8 @@ def vxml_router() -> APIRouter:
         request: Request,
         lookup: Annotated[Lookup, Depends(ready_lookup)],
         call_id: Annotated[str, Query(pattern=CALL_ID)],
-        code: Annotated[str, Query(pattern=r"^\d{1,2}\.\d{6}$")],
-        language: Annotated[str, Query(pattern=r"^[a-z]{2,3}$")] = "vi",
+        code: ProcedureCodeQuery,
+        language: LanguageQuery = "vi",
     ) -> Response:
         """The answer to a choice made by key in the menu of an earlier turn."""
         check_language(lookup, language)
