@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated
@@ -24,7 +23,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import replies
 from service.apidocs import api_docs_router
 from service.audio import AudioError
 from service.config import Settings, get_settings
@@ -36,7 +34,6 @@ from service.kiosk import kiosk_router
 from service.limits import BodyLimitMiddleware, BodyLimits
 from service.logs import request_id_middleware
 from service.lookup import Lookup
-from service.matcher import Decision
 from service.metrics import Metrics, http_middleware
 from service.pages import pages_router
 from service.params import Channel, ChannelQuery, LanguagePath, LanguageQuery, ProcedureCodePath, PromptIdPath
@@ -51,27 +48,27 @@ from service.prompts import (
     language_prompt_id,
     media_type,
     prompt_texts,
-    title_prompt_id,
     transcode,
 )
-from service.querylog import QueryLog, database_url, entry_from_body, keep_audio, safe_record
+from service.querylog import QueryLog, database_url, keep_audio
 from service.ratelimit import FailureBackoff, TokenBuckets, rate_limit_middleware
 from service.recordings import restore_previous, store_recording
 from service.reload import FileWatcher
 from service.schemas import (
     AnswerOut,
-    AsrInfo,
     ErrorBody,
     LanguageOut,
-    MatchOut,
     ProcedureOut,
     ProcedureSummary,
     QueryResponse,
     SearchRequest,
     SearchResponse,
+    query_response,
+    search_response,
 )
 from service.speech import SpeechGate, StreamSlots, read_audio_upload, run_stream
 from service.tiles import tile_names
+from service.turn import record_turn, take_turn
 from service.vxml import vxml_router
 
 log = logging.getLogger(__name__)
@@ -203,48 +200,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=500, content={"error": "internal error"})
 
 
-def _search_response(lookup: Lookup, text: str, limit: int, language: str, channel: str) -> SearchResponse:
-    result = lookup.search(text, limit)
-    top = result.matches[0].procedure if result.matches else None
-    shown = result.matches
-    if result.decision is Decision.CLARIFY:
-        shown = result.matches[: lookup.settings.clarify_max_candidates]
-    prompt_id = replies.prompt_for(result.decision, shown, top)
-    served, audio_url = answer_audio(lookup, prompt_id, language, channel)
-    return SearchResponse(
-        decision=result.decision.value,
-        confidence=round(result.confidence, 4),
-        matches=[
-            MatchOut(
-                code=m.procedure.code,
-                name=m.procedure.name,
-                score=round(m.score, 4),
-                field=m.procedure.field,
-                title_audio_url=answer_audio(lookup, title_prompt_id(m.procedure.prompt_id), language, channel)[1],
-            )
-            for m in shown
-        ],
-        answer_text=replies.answer_text(result.decision, shown, top),
-        normalized_query=result.normalized.accented,
-        language=served,
-        answer_audio_url=audio_url,
-    )
-
-
-def _empty_response(lookup: Lookup, language: str, channel: str) -> dict[str, object]:
-    """Nothing was recognised: ask the person to say it again."""
-    served, audio_url = answer_audio(lookup, replies.NOT_UNDERSTOOD_PROMPT, language, channel)
-    return {
-        "decision": "out_of_scope",
-        "confidence": 0.0,
-        "matches": [],
-        "answer_text": replies.EMPTY_VI,
-        "normalized_query": "",
-        "language": served,
-        "answer_audio_url": audio_url,
-    }
-
-
 def _prompt_target(lookup: Lookup, language: str, prompt_id: str) -> tuple[PromptKind, str]:
     """Only known languages and prompt ids are writable (also keeps paths inside the folder)."""
     if lookup.languages.get(language) is None:
@@ -316,16 +271,11 @@ def _routes() -> APIRouter:
     ) -> SearchResponse:
         started = time.perf_counter()
         check_language(lookup, body.language)
-        response = _search_response(lookup, body.text, body.limit, body.language, body.channel)
-        entry = entry_from_body(
-            {**response.model_dump(), "text": body.text},
-            body.channel,
-            body.language,
-            "text",
-            (time.perf_counter() - started) * 1000,
+        reply = take_turn(
+            lookup, body.text, language=body.language, channel=body.channel, limit=body.limit, started=started
         )
-        safe_record(request.app.state.query_log, entry, request.app.state.metrics)
-        return response
+        record_turn(reply, request.app.state.query_log, request.app.state.metrics)
+        return search_response(reply)
 
     @router.post(
         "/v1/query",
@@ -364,34 +314,15 @@ def _routes() -> APIRouter:
         settings = lookup.settings
         data, content_type = await read_audio_upload(request, settings.max_audio_bytes)
         transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, sample_rate)
-        if transcript.text.strip():  # matching embeds the text (tens of ms): off the event loop
-            searched = await anyio.to_thread.run_sync(
-                _search_response, lookup, transcript.text, limit, language, channel
-            )
-            found = searched.model_dump()
-        else:
-            found = _empty_response(lookup, language, channel)
-        response = QueryResponse(
-            **found,
-            transcript=transcript.text,
-            asr=AsrInfo(
-                engine=transcript.engine,
-                confidence=round(transcript.confidence, 4),
-                duration_s=round(transcript.duration_s, 3),
-                rtf=round(transcript.rtf, 4),
-            ),
-            channel=channel,
-        )
-        entry = entry_from_body(
-            response.model_dump(), channel, language, "speech", (time.perf_counter() - started) * 1000
-        )
+        # matching embeds the text (tens of ms): off the event loop
+        turn = partial(take_turn, language=language, channel=channel, limit=limit, started=started, heard=transcript)
+        reply = await anyio.to_thread.run_sync(turn, lookup, transcript.text)
+        audio_file = None
         if settings.query_log_audio:  # opt-in only: recordings are personal data
-            entry = replace(entry, audio_file=await anyio.to_thread.run_sync(keep_audio, settings.data_dir, data))
-        request.app.state.metrics.observe_asr(
-            transcript.engine, transcript.duration_s, transcript.duration_s * transcript.rtf
-        )
-        await anyio.to_thread.run_sync(safe_record, request.app.state.query_log, entry, request.app.state.metrics)
-        return response
+            audio_file = await anyio.to_thread.run_sync(keep_audio, settings.data_dir, data)
+        state = request.app.state
+        await anyio.to_thread.run_sync(record_turn, reply, state.query_log, state.metrics, audio_file)
+        return query_response(reply)
 
     @router.get("/v1/languages", response_model=list[LanguageOut])
     def languages(
@@ -637,34 +568,6 @@ def _routes() -> APIRouter:
     async def stream(websocket: WebSocket) -> None:
         """vosk-server protocol; after the final result, one extra `{"match": ...}` message."""
         state = websocket.app.state
-        await run_stream(websocket, state.lookup, state.speech_gate, _query_body)
+        await run_stream(websocket, state.lookup, state.speech_gate)
 
     return router
-
-
-def _query_body(
-    lookup: Lookup,
-    text: str,
-    engine: str,
-    confidence: float,
-    duration: float,
-    elapsed: float,
-    channel: str,
-    language: str,
-) -> dict[str, object]:
-    found = (
-        _search_response(lookup, text, 5, language, channel).model_dump()
-        if text.strip()
-        else _empty_response(lookup, language, channel)
-    )
-    return QueryResponse(
-        **found,
-        transcript=text,
-        asr=AsrInfo(
-            engine=engine,
-            confidence=round(confidence, 4),
-            duration_s=round(duration, 3),
-            rtf=round(elapsed / duration, 4) if duration else 0.0,
-        ),
-        channel=channel,
-    ).model_dump()

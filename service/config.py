@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="portal origins allowed to call the API from a browser (widget)"
     )
+    search_limit: int = Field(5, ge=1, le=20, description="matches a stream's reply lists (requests choose their own)")
     kiosk_idle_seconds: int = Field(60, ge=5, le=3600, description="kiosk clears itself after this long untouched")
     kiosk_listen_seconds: int = Field(
         12, ge=3, le=60, description="a tap-to-talk question ends after this long even if no pause is heard"

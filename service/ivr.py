@@ -14,7 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,12 +23,15 @@ import numpy as np
 import soxr
 
 from service import replies
+from service.asr import Transcript
 from service.audio import Pcm
 from service.audiosocket import AUDIO_RATES, Frame, Kind, ProtocolError, call_id, encode, read_frame
 from service.matcher import Decision
 from service.metrics import Metrics
+from service.params import Channel
 from service.prompts import AudioFormat, language_prompt_id, title_prompt_id, transcode
-from service.querylog import QueryEntry, QueryLog, safe_record
+from service.querylog import QueryLog
+from service.turn import record_turn, take_turn
 
 if TYPE_CHECKING:
     from service.lookup import Lookup
@@ -227,17 +230,15 @@ class Call:
             return Heard(pcm=np.concatenate(chunks), rate=rate)
         return None
 
-    async def transcribe(self, heard: Heard) -> str:
+    async def transcribe(self, heard: Heard) -> Transcript | None:
         engine = self._lookup.transcriber
         if engine is None or heard.pcm is None:
-            return ""
+            return None
         samples = heard.pcm
         if heard.rate != engine.sample_rate:  # telephone audio goes up to the model's rate
             samples = soxr.resample(samples, heard.rate, engine.sample_rate).astype(np.int16)
-        transcript = await self._gate.run(engine.transcribe, Pcm(samples, engine.sample_rate), wait=True)
-        if self._metrics is not None:
-            self._metrics.observe_asr(transcript.engine, transcript.duration_s, transcript.duration_s * transcript.rtf)
-        return transcript.text.strip()
+        transcript: Transcript = await self._gate.run(engine.transcribe, Pcm(samples, engine.sample_rate), wait=True)
+        return transcript
 
     # ------------------------------------------------------------------ dialogue
 
@@ -320,43 +321,41 @@ class Call:
                 if heard.digit == "0" and last_answer:  # 0: hear the last answer again
                     await self.play([last_answer])
                 continue
-            text = await self.transcribe(heard) if heard is not None else ""
-            if heard is not None and heard.pcm is not None:
-                log.info("call %s: %.1f s of speech -> %r", self.id, len(heard.pcm) / heard.rate, text)
-            if not text:
+            transcript = await self.transcribe(heard) if heard is not None else None
+            reply = None
+            if transcript is not None:
+                log.info("call %s: %.1f s of speech -> %r", self.id, transcript.duration_s, transcript.text)
+                turn = partial(
+                    take_turn,
+                    language=self.language,
+                    channel=Channel.IVR,
+                    limit=self._settings.clarify_max_candidates,
+                    started=heard_at,
+                    heard=transcript,
+                    call_id=self.id,
+                )
+                reply = await anyio.to_thread.run_sync(turn, lookup, transcript.text)
+                await anyio.to_thread.run_sync(record_turn, reply, self._query_log, self._metrics)
+            if reply is None or not reply.question:
                 misses += 1
                 if misses >= 2:
                     break
                 await self.play([replies.NOT_UNDERSTOOD_PROMPT])
                 continue
             misses = 0
-            result = await anyio.to_thread.run_sync(lookup.search, text, self._settings.clarify_max_candidates)
-            log.info("call %s: heard %r -> %s", self.id, text, result.decision.value)
-            entry = QueryEntry(
-                channel="ivr",
-                language=self.language,
-                input="speech",
-                text=text,
-                decision=result.decision.value,
-                top_codes=[m.procedure.code for m in result.matches],
-                confidence=result.confidence,
-                latency_ms=(time.perf_counter() - heard_at) * 1000,
-                asr_engine=lookup.transcriber.name,
-                call_id=self.id,
-            )
-            await anyio.to_thread.run_sync(safe_record, self._query_log, entry, self._metrics)
-            if result.decision is Decision.ANSWER:
-                last_answer = result.matches[0].procedure.prompt_id
+            log.info("call %s: heard %r -> %s", self.id, reply.question, reply.decision.value)
+            if reply.decision is Decision.ANSWER:
+                last_answer = reply.prompt_id
                 await self.play([last_answer])
-            elif result.decision is Decision.CLARIFY:
-                code = await self.clarify([m.procedure.code for m in result.matches])
+            elif reply.decision is Decision.CLARIFY:
+                code = await self.clarify([c.code for c in reply.choices])
                 if code is None:
                     await self.play([replies.NOT_UNDERSTOOD_PROMPT])
                     continue
                 last_answer = lookup.corpus.by_code()[code].prompt_id
                 await self.play([last_answer])
             else:
-                await self.play(["sys-out-of-scope"])
+                await self.play([reply.prompt_id])
         await self.play(["sys-goodbye"])
         await self.hang_up()
 

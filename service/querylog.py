@@ -158,22 +158,6 @@ class QueryLog:
         self.engine.dispose()
 
 
-def entry_from_body(body: dict[str, Any], channel: str, language: str, input: str, latency_ms: float) -> QueryEntry:
-    """A log entry from a /v1/search or /v1/query response body."""
-    asr = body.get("asr")
-    return QueryEntry(
-        channel=channel,
-        language=language,
-        input=input,
-        text=str(body.get("transcript", body.get("text", ""))),
-        decision=str(body["decision"]),
-        top_codes=[str(m["code"]) for m in body.get("matches", [])],
-        confidence=float(body.get("confidence", 0.0)),
-        latency_ms=latency_ms,
-        asr_engine=asr.get("engine") if isinstance(asr, dict) else None,
-    )
-
-
 def keep_audio(data_dir: Path, data: bytes) -> str:
     """Store an uploaded recording (opt-in); the file name goes into the log row."""
     folder = data_dir / "query-audio"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.corpus import Document
 from service.languages import LANGUAGE_PATTERN
 from service.params import Channel
+
+if TYPE_CHECKING:
+    from service.turn import Reply
 
 
 class SearchRequest(BaseModel):
@@ -54,6 +59,39 @@ class QueryResponse(SearchResponse):
     transcript: str
     asr: AsrInfo
     channel: str
+
+
+def search_response(reply: Reply) -> SearchResponse:
+    return SearchResponse(
+        decision=reply.decision.value,
+        confidence=reply.confidence,
+        matches=[
+            MatchOut(code=c.code, name=c.name, score=c.score, field=c.field, title_audio_url=c.title_audio_url)
+            for c in reply.choices
+        ],
+        answer_text=reply.answer_text,
+        normalized_query=reply.normalized_query,
+        language=reply.served_language,
+        answer_audio_url=reply.answer_audio_url,
+    )
+
+
+def query_response(reply: Reply) -> QueryResponse:
+    """A spoken turn's body: the search body plus what was heard and how fast."""
+    heard = reply.heard
+    if heard is None:
+        raise ValueError("a query response needs a spoken question")
+    return QueryResponse(
+        **search_response(reply).model_dump(),
+        transcript=heard.text,
+        asr=AsrInfo(
+            engine=heard.engine,
+            confidence=round(heard.confidence, 4),
+            duration_s=round(heard.duration_s, 3),
+            rtf=round(heard.rtf, 4),
+        ),
+        channel=reply.channel.value,
+    )
 
 
 class ProcedureOut(BaseModel):

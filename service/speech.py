@@ -16,11 +16,13 @@ from fastapi import HTTPException, Request, WebSocket, WebSocketDisconnect
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
+from service.asr import Transcript
 from service.audio import SUPPORTED_RATES, AudioTooLargeError
 from service.params import Channel
-from service.querylog import entry_from_body, safe_record
 from service.ratelimit import client_key
+from service.schemas import query_response
 from service.stream import StreamSession, open_session, parse_control
+from service.turn import record_turn, take_turn
 
 if TYPE_CHECKING:
     from service.lookup import Lookup
@@ -134,9 +136,7 @@ def _config_rate(config: dict[str, Any], current: int) -> int | None:
     return rate if rate in SUPPORTED_RATES else None
 
 
-async def run_stream(
-    websocket: WebSocket, lookup: Lookup, gate: SpeechGate, query_body: Callable[..., dict[str, object]]
-) -> None:
+async def run_stream(websocket: WebSocket, lookup: Lookup, gate: SpeechGate) -> None:
     """One WebSocket recognition session, as vosk-server runs it, plus the final match."""
     settings = lookup.settings
     app_state = websocket.app.state
@@ -163,18 +163,18 @@ async def run_stream(
         finals.append(final)
         await websocket.send_json(final)
 
-    async def answer_and_close(code: int) -> None:
+    async def answer_and_close(code: int, started: float) -> None:
         """The match for everything said in this stream, logged, then the close (1012: reconnect elsewhere)."""
         text = " ".join(f["text"] for f in finals if f.get("text")).strip()
         words = [w for f in finals for w in f.get("result", [])]
         confidence = sum(float(w.get("conf", 0)) for w in words) / len(words) if words else 0.0
-        body = await anyio.to_thread.run_sync(
-            partial(query_body, lookup, text, engine.name, confidence, audio_seconds, elapsed, channel, language)
+        heard = Transcript(text, engine.name, confidence, audio_seconds, elapsed)
+        turn = partial(
+            take_turn, language=language, channel=channel, limit=settings.search_limit, started=started, heard=heard
         )
-        entry = entry_from_body(body, channel, language, "speech", elapsed * 1000)
-        app_state.metrics.observe_asr(engine.name, audio_seconds, elapsed)
-        await anyio.to_thread.run_sync(safe_record, app_state.query_log, entry, app_state.metrics)
-        await websocket.send_json({"match": body})
+        reply = await anyio.to_thread.run_sync(turn, lookup, text)
+        await anyio.to_thread.run_sync(record_turn, reply, app_state.query_log, app_state.metrics)
+        await websocket.send_json({"match": query_response(reply).model_dump(mode="json")})
         await websocket.close(code=code)
 
     async def refuse(message: str, code: int) -> None:
@@ -214,7 +214,7 @@ async def run_stream(
                 if "text" in reply:
                     await close_utterance(reply)
                     if app_state.draining:  # shutting down: this utterance was the question; answer it
-                        await answer_and_close(code=1012)
+                        await answer_and_close(code=1012, started=time.perf_counter())
                         return
                 else:
                     await websocket.send_json(reply)
@@ -240,13 +240,13 @@ async def run_stream(
                 session = None
                 continue
             if "eof" in control or "reset" in control:
-                t0 = time.perf_counter()
+                t0 = time.perf_counter()  # the question is complete: its latency counts from here
                 final = await gate.run(session.finish, wait=True) if session else {"text": ""}
                 elapsed += time.perf_counter() - t0
                 await close_utterance(final)
                 session = None
                 if "eof" in control or app_state.draining:
-                    await answer_and_close(code=1012 if app_state.draining else 1000)
+                    await answer_and_close(code=1012 if app_state.draining else 1000, started=t0)
                     return
     except WebSocketDisconnect:
         return

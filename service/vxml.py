@@ -11,23 +11,22 @@ from __future__ import annotations
 import logging
 import time
 import xml.etree.ElementTree as ET
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from service import replies
 from service.deps import answer_audio, check_language, ready_lookup
 from service.lookup import Lookup
 from service.matcher import Decision
-from service.params import LanguageQuery, ProcedureCodeQuery
-from service.prompts import title_prompt_id
-from service.querylog import QueryEntry, safe_record
+from service.params import Channel, LanguageQuery, ProcedureCodeQuery
 from service.schemas import ErrorBody
 from service.speech import read_audio_upload
+from service.turn import Reply, record_turn, take_turn
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,8 @@ class IvrTurn(BaseModel):
     transcript: str
     decision: str
     answer_text: str
-    language: str
+    language: str = Field(description="the call's language: its menus and next turns keep it")
+    served_language: str = Field(description="language of the answer audio actually served (after fallback)")
     answer_audio_url: str | None
     choices: list[IvrChoice]
 
@@ -61,7 +61,13 @@ def _audio(parent: ET.Element, url: str | None) -> None:
 def _record_next(form: ET.Element, lookup: Lookup, call_id: str, language: str) -> None:
     """Record the next question after the beep and submit it to the next turn."""
     record = ET.SubElement(
-        form, "record", name="audio", beep="true", maxtime="15s", finalsilence="1s", type="audio/x-wav"
+        form,
+        "record",
+        name="audio",
+        beep="true",
+        maxtime=f"{lookup.settings.ivr_max_utterance_seconds:g}s",
+        finalsilence="1s",
+        type="audio/x-wav",
     )
     prompt = ET.SubElement(record, "prompt")
     _audio(prompt, answer_audio(lookup, "sys-ask-again", language, "ivr")[1])
@@ -105,15 +111,44 @@ def _reply(request: Request, turn: IvrTurn, lookup: Lookup) -> Response:
     return Response(render_vxml(turn, lookup), media_type=VXML_MEDIA_TYPE)
 
 
-def _answer_turn(lookup: Lookup, call_id: str, language: str, code: str, transcript: str) -> IvrTurn:
-    proc = lookup.corpus.by_code()[code]
-    _, url = answer_audio(lookup, proc.prompt_id, language, "ivr")
+def _turn_of(reply: Reply, call_id: str) -> IvrTurn:
+    """The channel's view of a turn: when asking back, each choice is a key and a next URL."""
+    choices = []
+    if reply.decision is Decision.CLARIFY:
+        for number, choice in enumerate(reply.choices, start=1):
+            query = urlencode({"call_id": call_id, "language": reply.language, "code": choice.code})
+            choices.append(
+                IvrChoice(
+                    dtmf=str(number),
+                    code=choice.code,
+                    name=choice.name,
+                    title_audio_url=choice.title_audio_url,
+                    next_url=f"/v1/ivr/answer?{query}",
+                )
+            )
     return IvrTurn(
         call_id=call_id,
-        transcript=transcript,
+        transcript=reply.question,
+        decision=reply.decision.value,
+        answer_text=reply.answer_text,
+        language=reply.language,
+        served_language=reply.served_language,
+        answer_audio_url=reply.answer_audio_url,
+        choices=choices,
+    )
+
+
+def _answer_turn(lookup: Lookup, call_id: str, language: str, code: str) -> IvrTurn:
+    """The answer to a choice made by key: no question, so nothing to match or log."""
+    proc = lookup.corpus.by_code()[code]
+    served, url = answer_audio(lookup, proc.prompt_id, language, Channel.IVR)
+    return IvrTurn(
+        call_id=call_id,
+        transcript="",
         decision=Decision.ANSWER.value,
         answer_text=proc.answer_vi,
         language=language,
+        served_language=served,
         answer_audio_url=url,
         choices=[],
     )
@@ -145,65 +180,20 @@ def vxml_router() -> APIRouter:
             raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
         data, content_type = await read_audio_upload(request, lookup.settings.max_audio_bytes)
         transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, None)
-        text = transcript.text.strip()
-        if not text:
-            _, url = answer_audio(lookup, replies.NOT_UNDERSTOOD_PROMPT, language, "ivr")
-            turn = IvrTurn(
-                call_id=call_id,
-                transcript="",
-                decision="out_of_scope",
-                answer_text=replies.EMPTY_VI,
-                language=language,
-                answer_audio_url=url,
-                choices=[],
-            )
-            return _reply(request, turn, lookup)
-        result = await anyio.to_thread.run_sync(lookup.search, text, lookup.settings.clarify_max_candidates)
-        log.info("ivr turn %s: heard %r -> %s", call_id, text, result.decision.value)
-        if result.decision is Decision.ANSWER:
-            turn = _answer_turn(lookup, call_id, language, result.matches[0].procedure.code, text)
-        else:
-            prompt = "sys-clarify" if result.decision is Decision.CLARIFY else "sys-out-of-scope"
-            choices = []
-            if result.decision is Decision.CLARIFY:
-                for number, match in enumerate(result.matches, start=1):
-                    proc = match.procedure
-                    query = urlencode({"call_id": call_id, "language": language, "code": proc.code})
-                    choices.append(
-                        IvrChoice(
-                            dtmf=str(number),
-                            code=proc.code,
-                            name=proc.name,
-                            title_audio_url=answer_audio(lookup, title_prompt_id(proc.prompt_id), language, "ivr")[1],
-                            next_url=f"/v1/ivr/answer?{query}",
-                        )
-                    )
-            top = result.matches[0].procedure if result.matches else None
-            turn = IvrTurn(
-                call_id=call_id,
-                transcript=text,
-                decision=result.decision.value,
-                answer_text=replies.answer_text(result.decision, result.matches, top),
-                language=language,
-                answer_audio_url=answer_audio(lookup, prompt, language, "ivr")[1],
-                choices=choices,
-            )
-        entry = QueryEntry(
-            channel="ivr",
+        turn = partial(
+            take_turn,
             language=language,
-            input="speech",
-            text=text,
-            decision=turn.decision,
-            top_codes=[m.procedure.code for m in result.matches],
-            confidence=result.confidence,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            asr_engine=transcript.engine,
+            channel=Channel.IVR,
+            limit=lookup.settings.clarify_max_candidates,
+            started=started,
+            heard=transcript,
             call_id=call_id,
         )
-        metrics = request.app.state.metrics
-        metrics.observe_asr(transcript.engine, transcript.duration_s, transcript.duration_s * transcript.rtf)
-        await anyio.to_thread.run_sync(safe_record, request.app.state.query_log, entry, metrics)
-        return _reply(request, turn, lookup)
+        reply = await anyio.to_thread.run_sync(turn, lookup, transcript.text)
+        log.info("ivr turn %s: heard %r -> %s", call_id, reply.question, reply.decision.value)
+        state = request.app.state
+        await anyio.to_thread.run_sync(record_turn, reply, state.query_log, state.metrics)
+        return _reply(request, _turn_of(reply, call_id), lookup)
 
     @router.get("/v1/ivr/answer", response_class=Response, responses=turn_responses)
     def ivr_answer(
@@ -217,6 +207,6 @@ def vxml_router() -> APIRouter:
         check_language(lookup, language)
         if code not in lookup.corpus.by_code():
             raise HTTPException(404, detail=f"no procedure with code {code}")
-        return _reply(request, _answer_turn(lookup, call_id, language, code, ""), lookup)
+        return _reply(request, _answer_turn(lookup, call_id, language, code), lookup)
 
     return router
