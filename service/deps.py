@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import hashlib
 import hmac
+import io
 import math
 from typing import Annotated
 
@@ -58,6 +60,12 @@ def require_admin(request: Request) -> None:
             raise _locked_out(lockout)
         raise HTTPException(403, detail="wrong API key")
     backoff.succeeded(client)
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()
 
 
 def get_lookup(request: Request) -> Lookup:

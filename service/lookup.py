@@ -174,6 +174,12 @@ class Lookup:
             log.info("corpus reloaded: %d procedures, sha256 %s", len(corpus.procedures), corpus.sha256[:12])
         return changed
 
+    def reload_prompts(self) -> None:
+        """Pick up a recording just stored or undone (the catalogue is read aside, swapped under the lock)."""
+        prompts = PromptCatalogue(self.settings.prompts_dir, self.languages)
+        with self._lock:
+            self.prompts = prompts
+
     @property
     def ready(self) -> bool:
         return self.matcher is not None
