@@ -15,11 +15,12 @@ from service.deps import csv_text, get_lookup, ready_lookup, require_admin
 from service.insights import Insights, build_insights, csv_rows, render_html
 from service.lookup import Lookup
 from service.querylog import QueryLog
+from service.runtime import get_runtime
 from service.schemas import ErrorBody
 
 
 def _insights(request: Request, lookup: Lookup, weeks: int) -> Insights:
-    query_log: QueryLog | None = request.app.state.query_log
+    query_log: QueryLog | None = get_runtime(request).query_log
     if query_log is None:
         raise HTTPException(404, detail="the query log is off (TTHC_QUERY_LOG=false)")
     since = datetime.now(UTC) - timedelta(weeks=weeks)

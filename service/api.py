@@ -33,6 +33,7 @@ from service.querylog import QueryLog, database_url
 from service.questions import questions_router
 from service.ratelimit import FailureBackoff, TokenBuckets, rate_limit_middleware
 from service.reload import FileWatcher
+from service.runtime import Runtime
 from service.schemas import ErrorBody
 from service.speech import SpeechGate, StreamSlots
 from service.vxml import vxml_router
@@ -51,15 +52,15 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             threading.Thread(target=lookup.load_models, name="model-loader", daemon=True).start()
         else:
             lookup.load_models()
-        purger = asyncio.create_task(_purge_daily(app.state.query_log)) if app.state.query_log else None
+        purger = asyncio.create_task(_purge_daily(runtime.query_log)) if runtime.query_log else None
         watcher = FileWatcher(lookup, settings.reload_check_seconds) if settings.reload_check_seconds else None
         if watcher is not None:
             watcher.start()
         hotline = None
         if settings.audiosocket_port is not None:
-            hotline = AudioSocketServer(lookup, app.state.speech_gate, app.state.query_log, app.state.metrics)
+            hotline = AudioSocketServer(lookup, runtime.speech_gate, runtime.query_log, runtime.metrics)
             await hotline.start(settings.audiosocket_host, settings.audiosocket_port)
-        app.state.hotline = hotline
+        runtime.hotline = hotline
         yield
         if hotline is not None:
             await hotline.stop()
@@ -67,8 +68,8 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             purger.cancel()
         if watcher is not None:
             watcher.stop()
-        if app.state.query_log is not None:
-            app.state.query_log.close()
+        if runtime.query_log is not None:
+            runtime.query_log.close()
 
     app = FastAPI(
         title="tthc-voice",
@@ -79,18 +80,21 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
         docs_url=None,  # served by api_docs_router from local files, not a CDN
         redoc_url=None,
     )
-    app.state.lookup = lookup
-    app.state.settings = settings
-    app.state.speech_gate = SpeechGate(settings.asr_workers, settings.asr_queue_limit)
-    app.state.stream_slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
-    app.state.admin_backoff = FailureBackoff(settings.admin_failures_allowed, settings.admin_lockout_max_seconds)
-    app.state.draining = False  # set on SIGTERM: streams end after their current utterance
-    app.state.hotline = None
-    app.state.query_log = (
+    query_log = (
         QueryLog(database_url(settings.database_url, settings.data_dir), settings.query_log_retention_days)
         if settings.query_log
         else None
     )
+    runtime = Runtime(
+        settings=settings,
+        lookup=lookup,
+        speech_gate=SpeechGate(settings.asr_workers, settings.asr_queue_limit),
+        stream_slots=StreamSlots(settings.max_streams, settings.max_streams_per_client),
+        admin_backoff=FailureBackoff(settings.admin_failures_allowed, settings.admin_lockout_max_seconds),
+        metrics=Metrics(),
+        query_log=query_log,
+    )
+    app.state.runtime = runtime  # the one attribute: everything else lives in the typed Runtime
     if settings.cors_origins:
         # Browsers on the province's portal call the API through the widget; nobody else may.
         app.add_middleware(
@@ -100,11 +104,10 @@ def create_app(settings: Settings | None = None, load_models_in_background: bool
             allow_headers=["Content-Type"],
             max_age=3600,
         )
-    metrics = Metrics()
-    app.state.metrics = metrics
-    metrics.speech_queue.set_function(lambda: app.state.speech_gate.busy)
-    metrics.streams.set_function(lambda: app.state.stream_slots.active)
-    metrics.calls.set_function(lambda: app.state.hotline.active_calls if app.state.hotline else 0)
+    metrics = runtime.metrics
+    metrics.speech_queue.set_function(lambda: runtime.speech_gate.busy)
+    metrics.streams.set_function(lambda: runtime.stream_slots.active)
+    metrics.calls.set_function(lambda: runtime.hotline.active_calls if runtime.hotline else 0)
     limits = BodyLimits(
         default=settings.max_body_bytes,
         audio=settings.max_audio_bytes,

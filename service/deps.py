@@ -17,6 +17,7 @@ from service.lookup import Lookup
 from service.params import Channel
 from service.prompts import AudioFormat
 from service.ratelimit import FailureBackoff, client_key
+from service.runtime import get_runtime
 
 
 def _presented_key(request: Request) -> str:
@@ -43,11 +44,12 @@ def _locked_out(seconds: float) -> HTTPException:
 
 def require_admin(request: Request) -> None:
     """Admin calls need a key whose SHA-256 matches TTHC_ADMIN_API_KEY_SHA256; wrong keys back off."""
-    settings = request.app.state.settings
+    runtime = get_runtime(request)
+    settings = runtime.settings
     expected = settings.admin_api_key_sha256
     if not expected:
         raise HTTPException(403, detail="admin endpoints are disabled (set TTHC_ADMIN_API_KEY_SHA256)")
-    backoff: FailureBackoff = request.app.state.admin_backoff
+    backoff: FailureBackoff = runtime.admin_backoff
     client = client_key(request, settings.trusted_proxies)
     if (wait := backoff.locked_for(client)) > 0:
         raise _locked_out(wait)
@@ -69,8 +71,7 @@ def csv_text(rows: list[list[str]]) -> str:
 
 
 def get_lookup(request: Request) -> Lookup:
-    lookup: Lookup = request.app.state.lookup
-    return lookup
+    return get_runtime(request).lookup
 
 
 def ready_lookup(lookup: Annotated[Lookup, Depends(get_lookup)]) -> Lookup:

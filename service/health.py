@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from service.deps import get_lookup
 from service.lookup import Lookup
+from service.runtime import get_runtime
 from service.schemas import ErrorBody
 
 
@@ -18,7 +19,7 @@ def health_router() -> APIRouter:
     @router.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         """Prometheus text format."""
-        rendered: Response = request.app.state.metrics.render()
+        rendered: Response = get_runtime(request).metrics.render()
         return rendered
 
     @router.get("/healthz")
@@ -27,6 +28,7 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", responses={503: {"model": ErrorBody}})
     def readyz(request: Request, lookup: Annotated[Lookup, Depends(get_lookup)]) -> JSONResponse:
+        hotline = get_runtime(request).hotline
         body = {
             "ready": lookup.ready,
             "procedures": len(lookup.corpus.procedures),
@@ -35,7 +37,7 @@ def health_router() -> APIRouter:
             "asr_engine": lookup.transcriber.name if lookup.transcriber else None,
             "asr_error": lookup.speech_error,
             "load_seconds": lookup.load_seconds,
-            "ivr_calls": request.app.state.hotline.active_calls if request.app.state.hotline else None,
+            "ivr_calls": hotline.active_calls if hotline else None,
             "error": lookup.load_error or (None if lookup.ready else "models are still loading"),
         }
         return JSONResponse(status_code=200 if lookup.ready else 503, content=body)

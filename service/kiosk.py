@@ -25,6 +25,7 @@ from service.lookup import Lookup
 from service.pages import PAGE_CACHE, STATIC_DIR
 from service.params import LanguageQuery, ProcedureCodePath
 from service.querylog import QueryLog
+from service.runtime import get_runtime
 from service.tiles import kiosk_tiles
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def kiosk_router() -> APIRouter:
     ) -> list[TileOut]:
         """Life events first, then the other essential procedures; most asked first in each group."""
         check_language(lookup, language)
-        asked = _asked(request.app.state.query_log, lookup.settings.kiosk_tiles_weeks)
+        asked = _asked(get_runtime(request).query_log, lookup.settings.kiosk_tiles_weeks)
         return [
             TileOut(
                 code=t.code,

@@ -15,6 +15,7 @@ from service.deps import check_language, ready_lookup
 from service.lookup import Lookup
 from service.params import Channel, ChannelQuery, LanguageQuery
 from service.querylog import keep_audio
+from service.runtime import get_runtime
 from service.schemas import ErrorBody, QueryResponse, SearchRequest, SearchResponse, query_response, search_response
 from service.speech import read_audio_upload, run_stream
 from service.turn import record_turn, take_turn
@@ -32,7 +33,8 @@ def questions_router() -> APIRouter:
         reply = take_turn(
             lookup, body.text, language=body.language, channel=body.channel, limit=body.limit, started=started
         )
-        record_turn(reply, request.app.state.query_log, request.app.state.metrics)
+        runtime = get_runtime(request)
+        record_turn(reply, runtime.query_log, runtime.metrics)
         return search_response(reply)
 
     @router.post(
@@ -69,23 +71,21 @@ def questions_router() -> APIRouter:
         transcriber = lookup.transcriber
         if transcriber is None:
             raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
-        settings = lookup.settings
+        settings, runtime = lookup.settings, get_runtime(request)
         data, content_type = await read_audio_upload(request, settings.max_audio_bytes)
-        transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, sample_rate)
+        transcript = await runtime.speech_gate.run(lookup.transcribe_upload, data, content_type, sample_rate)
         # matching embeds the text (tens of ms): off the event loop
         turn = partial(take_turn, language=language, channel=channel, limit=limit, started=started, heard=transcript)
         reply = await anyio.to_thread.run_sync(turn, lookup, transcript.text)
         audio_file = None
         if settings.query_log_audio:  # opt-in only: recordings are personal data
             audio_file = await anyio.to_thread.run_sync(keep_audio, settings.data_dir, data)
-        state = request.app.state
-        await anyio.to_thread.run_sync(record_turn, reply, state.query_log, state.metrics, audio_file)
+        await anyio.to_thread.run_sync(record_turn, reply, runtime.query_log, runtime.metrics, audio_file)
         return query_response(reply)
 
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
         """vosk-server protocol; after the final result, one extra `{"match": ...}` message."""
-        state = websocket.app.state
-        await run_stream(websocket, state.lookup, state.speech_gate)
+        await run_stream(websocket, get_runtime(websocket))
 
     return router

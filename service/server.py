@@ -86,7 +86,7 @@ class DrainingServer(uvicorn.Server):
             server.close()
         for sock in sockets or []:
             sock.close()
-        state = self._app.state
+        state = self._app.state.runtime
         state.draining = True  # run_stream ends each stream after its current utterance
         loop = asyncio.get_running_loop()
         grace = self.config.timeout_graceful_shutdown or 0

@@ -25,7 +25,7 @@ from service.stream import StreamSession, open_session, parse_control
 from service.turn import record_turn, take_turn
 
 if TYPE_CHECKING:
-    from service.lookup import Lookup
+    from service.runtime import Runtime
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -136,11 +136,10 @@ def _config_rate(config: dict[str, Any], current: int) -> int | None:
     return rate if rate in SUPPORTED_RATES else None
 
 
-async def run_stream(websocket: WebSocket, lookup: Lookup, gate: SpeechGate) -> None:
+async def run_stream(websocket: WebSocket, runtime: Runtime) -> None:
     """One WebSocket recognition session, as vosk-server runs it, plus the final match."""
+    lookup, gate, slots = runtime.lookup, runtime.speech_gate, runtime.stream_slots
     settings = lookup.settings
-    app_state = websocket.app.state
-    slots: StreamSlots = app_state.stream_slots
     await websocket.accept()
     if lookup.transcriber is None or not lookup.ready:
         await websocket.send_json({"error": lookup.speech_error or "speech recognition is not ready"})
@@ -173,7 +172,7 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, gate: SpeechGate) -> 
             take_turn, language=language, channel=channel, limit=settings.search_limit, started=started, heard=heard
         )
         reply = await anyio.to_thread.run_sync(turn, lookup, text)
-        await anyio.to_thread.run_sync(record_turn, reply, app_state.query_log, app_state.metrics)
+        await anyio.to_thread.run_sync(record_turn, reply, runtime.query_log, runtime.metrics)
         await websocket.send_json({"match": query_response(reply).model_dump(mode="json")})
         await websocket.close(code=code)
 
@@ -213,7 +212,7 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, gate: SpeechGate) -> 
                     return
                 if "text" in reply:
                     await close_utterance(reply)
-                    if app_state.draining:  # shutting down: this utterance was the question; answer it
+                    if runtime.draining:  # shutting down: this utterance was the question; answer it
                         await answer_and_close(code=1012, started=time.perf_counter())
                         return
                 else:
@@ -245,8 +244,8 @@ async def run_stream(websocket: WebSocket, lookup: Lookup, gate: SpeechGate) -> 
                 elapsed += time.perf_counter() - t0
                 await close_utterance(final)
                 session = None
-                if "eof" in control or app_state.draining:
-                    await answer_and_close(code=1012 if app_state.draining else 1000, started=t0)
+                if "eof" in control or runtime.draining:
+                    await answer_and_close(code=1012 if runtime.draining else 1000, started=t0)
                     return
     except WebSocketDisconnect:
         return

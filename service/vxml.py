@@ -24,6 +24,7 @@ from service.deps import answer_audio, check_language, ready_lookup
 from service.lookup import Lookup
 from service.matcher import Decision
 from service.params import Channel, LanguageQuery, ProcedureCodeQuery
+from service.runtime import get_runtime
 from service.schemas import ErrorBody
 from service.speech import read_audio_upload
 from service.turn import Reply, record_turn, take_turn
@@ -179,7 +180,7 @@ def vxml_router() -> APIRouter:
         if lookup.transcriber is None:
             raise HTTPException(503, detail=lookup.speech_error or "speech recognition is disabled")
         data, content_type = await read_audio_upload(request, lookup.settings.max_audio_bytes)
-        transcript = await request.app.state.speech_gate.run(lookup.transcribe_upload, data, content_type, None)
+        transcript = await get_runtime(request).speech_gate.run(lookup.transcribe_upload, data, content_type, None)
         turn = partial(
             take_turn,
             language=language,
@@ -191,7 +192,7 @@ def vxml_router() -> APIRouter:
         )
         reply = await anyio.to_thread.run_sync(turn, lookup, transcript.text)
         log.info("ivr turn %s: heard %r -> %s", call_id, reply.question, reply.decision.value)
-        state = request.app.state
+        state = get_runtime(request)
         await anyio.to_thread.run_sync(record_turn, reply, state.query_log, state.metrics)
         return _reply(request, _turn_of(reply, call_id), lookup)
 

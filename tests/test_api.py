@@ -131,7 +131,7 @@ def test_openapi_docs_are_served_from_local_assets_and_every_reference_resolves(
 def test_questions_are_logged_with_personal_numbers_masked(builtin_client):
     text = "làm giấy khai sinh cho con, số điện thoại em 0912345678"
     assert builtin_client.post("/v1/search", json={"text": text, "channel": "kiosk"}).status_code == 200
-    row = builtin_client.app.state.query_log.rows()[-1]
+    row = builtin_client.app.state.runtime.query_log.rows()[-1]
     assert row["text"] == "làm giấy khai sinh cho con, số điện thoại em [số]"
     assert (row["channel"], row["input"], row["decision"]) == ("kiosk", "text", "answer")
     assert row["top_codes"].split(",")[0] == "1.001193" and row["latency_ms"] > 0

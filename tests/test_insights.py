@@ -43,7 +43,7 @@ def client(small_corpus_path, tmp_path):
         admin_api_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
     )
     with TestClient(create_app(settings, load_models_in_background=False)) as c:
-        log = c.app.state.query_log
+        log = c.app.state.runtime.query_log
         for days in (1, 2, 9):
             log.record(_entry("làm giấy khai sinh", "answer", "1.001193", days))
         log.record(_entry("khai sinh cho bé", "answer", "1.001193", 1, channel="ivr", language="hmn"))

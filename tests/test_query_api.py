@@ -35,7 +35,7 @@ def test_multipart_query_runs_whisper_then_matching(builtin_client, question_wav
     assert body["normalized_query"] == normalize(body["transcript"]).accented
     assert body["decision"] == "answer" and body["matches"][0]["code"] == "1.000894", body  # đăng ký kết hôn
     assert body["channel"] == "kiosk" and body["answer_audio_url"] is None
-    row = builtin_client.app.state.query_log.rows()[-1]  # logged as a spoken question
+    row = builtin_client.app.state.runtime.query_log.rows()[-1]  # logged as a spoken question
     assert (row["input"], row["asr_engine"], row["channel"]) == ("speech", "whisper", "kiosk")
     assert row["text"] == body["transcript"]
     metrics = builtin_client.get("/metrics").text

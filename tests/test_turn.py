@@ -36,7 +36,7 @@ def site_client(synthesized_site: Path, tmp_path_factory) -> TestClient:
 
 
 def test_take_turn_answers_asks_back_and_asks_again_when_nothing_was_heard(site_client):
-    lookup = site_client.app.state.lookup
+    lookup = site_client.app.state.runtime.lookup
     started = time.perf_counter()
     answer = take_turn(lookup, "đăng ký kết hôn", language="hmn", channel="kiosk", limit=5, started=started)
     assert answer.decision is Decision.ANSWER and answer.answer_code == "1.000894"
@@ -88,7 +88,7 @@ def test_every_channel_gives_the_same_reply_to_the_same_spoken_question(site_cli
     assert turn["served_language"] == uploaded["language"] == streamed["language"] == "vi"
     assert turn["answer_audio_url"] == "/v1/prompts/vi/p-1-000894?format=ulaw8k"
 
-    rows = site_client.app.state.query_log.rows()[-3:]
+    rows = site_client.app.state.runtime.query_log.rows()[-3:]
     assert [(r["channel"], r["input"], r["decision"]) for r in rows] == [
         ("kiosk", "speech", "answer"),
         ("ivr", "speech", "answer"),
