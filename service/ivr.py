@@ -31,6 +31,7 @@ from service.metrics import Metrics
 from service.params import Channel
 from service.prompts import AudioFormat, language_prompt_id, title_prompt_id, transcode
 from service.querylog import QueryLog
+from service.stream import FRAME_SILENCE_RMS, PAUSE_SECONDS, frame_rms
 from service.turn import record_turn, take_turn
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 
 RATE = 8000  # what the service sends: slin 8 kHz, the format every Asterisk channel accepts
 FRAME_BYTES = 320  # 20 ms
-SPEECH_RMS = 300.0  # int16 RMS above which a 20 ms frame counts as speech
-END_PAUSE_S = 0.8
+SPEECH_RMS = FRAME_SILENCE_RMS  # the same end-of-question rule as streams (measured in docs/speech.md)
+END_PAUSE_S = PAUSE_SECONDS
 MIN_SPEECH_S = 0.2
 PREROLL_S = 0.3
 CHOICE_WAIT_S = 6.0
@@ -204,8 +205,7 @@ class Call:
             rate = AUDIO_RATES[Kind(frame.kind)]
             samples = np.frombuffer(frame.payload[: len(frame.payload) // 2 * 2], dtype="<i2")
             seconds = len(samples) / rate
-            rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
-            if rms >= SPEECH_RMS:
+            if frame_rms(samples) >= SPEECH_RMS:
                 if speech_s == 0:
                     chunks = list(preroll)
                 speech_s += seconds

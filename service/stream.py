@@ -19,8 +19,12 @@ import soxr
 from service.asr import Transcriber, VietAsrTranscriber, VoskTranscriber, Word
 from service.audio import Pcm
 
-FRAME_SILENCE_RMS = 300.0  # int16 RMS below which a frame counts as silence
-PAUSE_SECONDS = 0.8
+FRAME_SILENCE_RMS = 300.0  # int16 RMS below which a frame counts as silence (streams and calls)
+PAUSE_SECONDS = 0.8  # silence after speech that ends a question (streams and calls)
+
+
+def frame_rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
 
 
 class StreamSession(Protocol):
@@ -94,8 +98,7 @@ class PauseDetector:
         self.silent_run = 0.0
 
     def update(self, samples: np.ndarray, seconds: float) -> bool:
-        rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
-        if rms >= FRAME_SILENCE_RMS:
+        if frame_rms(samples) >= FRAME_SILENCE_RMS:
             self.heard_speech, self.silent_run = True, 0.0
         else:
             self.silent_run += seconds
