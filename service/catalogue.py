@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from service.corpus import Procedure
-from service.deps import answer_audio, check_language, get_lookup
+from service.deps import answer_audio, check_language, get_lookup, procedure_or_404
 from service.lookup import Lookup
 from service.params import Channel, ChannelQuery, LanguageQuery, ProcedureCodePath
 from service.prompts import NOT_RECORDED_PROMPT, language_prompt_id
@@ -41,9 +41,7 @@ def catalogue_router() -> APIRouter:
     ) -> AnswerOut:
         """A procedure's answer text and audio, for a touched tile or a chosen clarification."""
         check_language(lookup, language)
-        proc = lookup.corpus.by_code().get(code)
-        if proc is None:
-            raise HTTPException(404, detail=f"no procedure with code {code}")
+        proc = procedure_or_404(lookup, code)
         served, url = answer_audio(lookup, proc.prompt_id, language, channel)
         not_recorded = answer_audio(lookup, NOT_RECORDED_PROMPT, language, channel)[1] if served != language else None
         return AnswerOut(
@@ -67,10 +65,7 @@ def catalogue_router() -> APIRouter:
         code: ProcedureCodePath,
         lookup: Annotated[Lookup, Depends(get_lookup)],
     ) -> Procedure:
-        found = lookup.corpus.by_code().get(code)
-        if found is None:
-            raise HTTPException(404, detail=f"no procedure with code {code}")
-        return found
+        return procedure_or_404(lookup, code)
 
     @router.get("/v1/procedures", response_model=list[ProcedureSummary])
     def procedures(

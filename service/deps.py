@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from service.corpus import Procedure
 from service.lookup import Lookup
 from service.params import Channel
 from service.prompts import AudioFormat
@@ -78,6 +79,14 @@ def ready_lookup(lookup: Annotated[Lookup, Depends(get_lookup)]) -> Lookup:
     if not lookup.ready:
         raise HTTPException(503, detail=lookup.load_error or "models are still loading, retry shortly")
     return lookup
+
+
+def procedure_or_404(lookup: Lookup, code: str) -> Procedure:
+    """The procedure with this code, or the 404 every endpoint that takes a code answers."""
+    found = lookup.corpus.by_code().get(code)
+    if found is None:
+        raise HTTPException(404, detail=f"no procedure with code {code}")
+    return found
 
 
 def check_language(lookup: Lookup, language: str) -> None:

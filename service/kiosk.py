@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from service.deps import answer_audio, check_language, get_lookup
+from service.deps import answer_audio, check_language, get_lookup, procedure_or_404
 from service.lookup import Lookup
 from service.pages import PAGE_CACHE, STATIC_DIR
 from service.params import LanguageQuery, ProcedureCodePath
@@ -31,7 +31,6 @@ from service.tiles import kiosk_tiles
 log = logging.getLogger(__name__)
 
 BUILT_IN_STRINGS = STATIC_DIR / "strings"
-LanguageQuery = LanguageQuery
 REFERENCE_LANGUAGE = "vi"
 
 
@@ -164,9 +163,7 @@ def kiosk_router() -> APIRouter:
         lookup: Annotated[Lookup, Depends(get_lookup)],
     ) -> Response:
         """The answer text itself in a QR code: a phone reads it with no internet at all."""
-        proc = lookup.corpus.by_code().get(code)
-        if proc is None:
-            raise HTTPException(404, detail=f"no procedure with code {code}")
+        proc = procedure_or_404(lookup, code)
         buffer = io.BytesIO()
         segno.make(proc.answer_vi, error="m", micro=False).save(buffer, kind="svg", scale=4, border=4, xmldecl=False)
         return Response(buffer.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})

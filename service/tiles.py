@@ -109,7 +109,6 @@ def kiosk_tiles(corpus: Corpus, events: Sequence[LifeEvent], asked: Mapping[str,
     A procedure behind a life event is not repeated among the others, so two tiles never
     answer the same thing.
     """
-    by_code = corpus.by_code()
     life = [
         Tile(
             code=e.code,
@@ -132,7 +131,7 @@ def kiosk_tiles(corpus: Corpus, events: Sequence[LifeEvent], asked: Mapping[str,
             asked=asked.get(p.code, 0),
         )
         for p in corpus.procedures
-        if p.essential and p.code not in covered and p.code in by_code
+        if p.essential and p.code not in covered
     ]
     # sorted() is stable: among equally asked tiles the file's (or the corpus's) order stands
     return sorted(life, key=lambda t: -t.asked) + sorted(rest, key=lambda t: -t.asked)

@@ -57,6 +57,19 @@ class Reply:
         return self.choices[0].code if self.decision is Decision.ANSWER and self.choices else None
 
 
+def _choice(lookup: Lookup, match: Match, language: str, channel: Channel) -> Choice:
+    proc = match.procedure
+    title = title_prompt_id(proc.prompt_id)
+    return Choice(
+        code=proc.code,
+        name=proc.name,
+        field=proc.field,
+        score=round(match.score, 4),
+        title_prompt_id=title,
+        title_audio_url=answer_audio(lookup, title, language, channel)[1],
+    )
+
+
 def take_turn(
     lookup: Lookup,
     question: str,
@@ -88,17 +101,7 @@ def take_turn(
         decision, confidence, normalized, shown = Decision.OUT_OF_SCOPE, 0.0, "", []
         prompt_id, answer_text = replies.NOT_UNDERSTOOD_PROMPT, replies.EMPTY_VI
     served, audio_url = answer_audio(lookup, prompt_id, language, channel)
-    choices = [
-        Choice(
-            code=m.procedure.code,
-            name=m.procedure.name,
-            field=m.procedure.field,
-            score=round(m.score, 4),
-            title_prompt_id=title_prompt_id(m.procedure.prompt_id),
-            title_audio_url=answer_audio(lookup, title_prompt_id(m.procedure.prompt_id), language, channel)[1],
-        )
-        for m in shown
-    ]
+    choices = [_choice(lookup, m, language, channel) for m in shown]
     entry = QueryEntry(
         channel=channel.value,
         language=language,

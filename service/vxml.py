@@ -20,7 +20,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from service.deps import answer_audio, check_language, ready_lookup
+from service.corpus import Procedure
+from service.deps import answer_audio, check_language, procedure_or_404, ready_lookup
 from service.lookup import Lookup
 from service.matcher import Decision
 from service.params import Channel, LanguageQuery, ProcedureCodeQuery
@@ -139,9 +140,8 @@ def _turn_of(reply: Reply, call_id: str) -> IvrTurn:
     )
 
 
-def _answer_turn(lookup: Lookup, call_id: str, language: str, code: str) -> IvrTurn:
+def _answer_turn(lookup: Lookup, call_id: str, language: str, proc: Procedure) -> IvrTurn:
     """The answer to a choice made by key: no question, so nothing to match or log."""
-    proc = lookup.corpus.by_code()[code]
     served, url = answer_audio(lookup, proc.prompt_id, language, Channel.IVR)
     return IvrTurn(
         call_id=call_id,
@@ -206,8 +206,6 @@ def vxml_router() -> APIRouter:
     ) -> Response:
         """The answer to a choice made by key in the menu of an earlier turn."""
         check_language(lookup, language)
-        if code not in lookup.corpus.by_code():
-            raise HTTPException(404, detail=f"no procedure with code {code}")
-        return _reply(request, _answer_turn(lookup, call_id, language, code), lookup)
+        return _reply(request, _answer_turn(lookup, call_id, language, procedure_or_404(lookup, code)), lookup)
 
     return router
