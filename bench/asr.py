@@ -35,9 +35,9 @@ SPEECH = ROOT.parent / "shared" / "speech" / "manifest.jsonl"
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Server  # noqa: E402
-from service.asr import VietAsrTranscriber, VoskTranscriber, WhisperTranscriber  # noqa: E402
-from service.audio import decode_audio  # noqa: E402
-from service.model_prepare import packaged_vosk_model, prepare_whisper_model  # noqa: E402
+from service.offline.model_prepare import packaged_vosk_model, prepare_whisper_model  # noqa: E402
+from service.speech.asr import VietAsrTranscriber, VoskTranscriber, WhisperTranscriber  # noqa: E402
+from service.speech.audio import decode_audio  # noqa: E402
 
 SENTENCES = [
     "cho tôi hỏi làm giấy khai sinh cho con mới sinh cần mang theo những giấy tờ gì",
@@ -88,9 +88,9 @@ def engine_rtf(audio: list[bytes], tmp: Path) -> list[tuple[str, float, float]]:
 
 _RSS_PROBE = """
 import sys
-from service.audio import decode_audio
-from service.asr import VietAsrTranscriber, VoskTranscriber, WhisperTranscriber
-from service.model_prepare import packaged_vosk_model, prepare_whisper_model
+from service.speech.audio import decode_audio
+from service.speech.asr import VietAsrTranscriber, VoskTranscriber, WhisperTranscriber
+from service.offline.model_prepare import packaged_vosk_model, prepare_whisper_model
 from pathlib import Path
 name, clip = sys.argv[1], Path(sys.argv[2])
 engine = {
@@ -105,7 +105,7 @@ print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 
 # ru_maxrss survives exec on Linux (a child would report its parent's size): VmHWM does not.
 _HWM = (
-    "import service.audio\n"
+    "import service.speech.audio\n"
     "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')))"
 )
 

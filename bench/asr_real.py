@@ -22,10 +22,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.asr import Transcript, VietAsrTranscriber, WhisperTranscriber  # noqa: E402
-from service.asr_eval import evaluate_asr  # noqa: E402
-from service.audio import Pcm  # noqa: E402
-from service.model_prepare import prepare_whisper_model  # noqa: E402
+from service.offline.asr_eval import evaluate_asr  # noqa: E402
+from service.offline.model_prepare import prepare_whisper_model  # noqa: E402
+from service.speech.asr import Transcript, VietAsrTranscriber, WhisperTranscriber  # noqa: E402
+from service.speech.audio import Pcm  # noqa: E402
 
 MANIFEST = ROOT.parent / "shared" / "speech" / "manifest.jsonl"
 

@@ -24,9 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.asr import VietAsrTranscriber  # noqa: E402
-from service.audio import decode_audio  # noqa: E402
-from service.stream import PauseDetector  # noqa: E402
+from service.speech.asr import VietAsrTranscriber  # noqa: E402
+from service.speech.audio import decode_audio  # noqa: E402
+from service.speech.stream import PauseDetector  # noqa: E402
 
 MANIFEST = ROOT.parent / "shared" / "speech" / "manifest.jsonl"
 RATE = 16000

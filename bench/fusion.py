@@ -17,9 +17,9 @@ import numpy as np
 
 from service.config import get_settings
 from service.corpus import load_corpus
-from service.evaluation import read_questions
 from service.lookup import build_matcher
-from service.matcher import Method
+from service.matching.matcher import Method
+from service.offline.evaluation import read_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Server  # noqa: E402
-from service.model_prepare import packaged_vosk_model  # noqa: E402
+from service.offline.model_prepare import packaged_vosk_model  # noqa: E402
 
 
 def tree_rss(proc: psutil.Process) -> int:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Server, espeak_pcm  # noqa: E402
 from bench.common import free_port as pick_port  # noqa: E402
-from service.ivr_client import AudioSocketCaller  # noqa: E402
+from service.offline.ivr_client import AudioSocketCaller  # noqa: E402
 
 QUESTIONS = [
     "đăng ký kết hôn",

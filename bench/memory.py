@@ -60,7 +60,7 @@ def loaded_libraries(pid: int) -> str:
 def measure(engine: str, audio: list[bytes], data_dir: Path) -> dict[str, object]:
     env = {"TTHC_ASR_ENGINE": engine, "TTHC_RATE_LIMIT_PER_MINUTE": "0", "TTHC_DATA_DIR": str(data_dir)}
     if engine == "vosk":
-        from service.model_prepare import packaged_vosk_model
+        from service.offline.model_prepare import packaged_vosk_model
 
         env["TTHC_VOSK_MODEL"] = str(packaged_vosk_model())
     server = Server(env)

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port  # noqa: E402
+from service.answers.transcode import AudioFormat  # noqa: E402
 from service.corpus import Corpus, load_corpus  # noqa: E402
-from service.prompts import AudioFormat, synthesize_vietnamese  # noqa: E402
+from service.offline.synthesis import synthesize_vietnamese  # noqa: E402
 
 
 def ttfb(client: httpx.Client, url: str) -> tuple[float, int]:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.curation import ALIASES, ANSWERS  # noqa: E402
 from scripts.merge_aliases import read_colloquial, with_colloquial  # noqa: E402
 from service.corpus import write_corpus  # noqa: E402
-from service.importer import import_procedures  # noqa: E402
+from service.offline.importer import import_procedures  # noqa: E402
 
 
 def main() -> None:

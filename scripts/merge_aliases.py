@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.corpus import Procedure, load_corpus, write_corpus  # noqa: E402
-from service.importer import own_aliases  # noqa: E402
+from service.offline.importer import own_aliases  # noqa: E402
 
 ALIASES_FILE = Path(__file__).resolve().parent / "colloquial_aliases.jsonl"
 

@@ -15,9 +15,9 @@ log = logging.getLogger("tthc-voice")
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from service.api import create_app
+    from service.app import create_app
     from service.corpus import InvalidCorpusError
-    from service.logs import logging_config
+    from service.ops.logs import logging_config
     from service.server import serve
 
     logging.config.dictConfig(logging_config(settings.log_format == "json"))
@@ -52,7 +52,7 @@ def _cmd_validate(args: argparse.Namespace, _: Settings) -> int:
 
 def _cmd_import(args: argparse.Namespace, _: Settings) -> int:
     from service.corpus import load_corpus, write_corpus
-    from service.importer import import_procedures
+    from service.offline.importer import import_procedures
 
     existing = load_corpus(args.merge).by_code() if args.merge else None
     procedures = import_procedures(args.sources, existing=existing, scope=args.scope)
@@ -63,7 +63,7 @@ def _cmd_import(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
-    from service.model_prepare import prepare_embedding_model, prepare_whisper_model
+    from service.offline.model_prepare import prepare_embedding_model, prepare_whisper_model
 
     print(f"embedding model ready: {prepare_embedding_model(settings.models_dir, force=args.force)}")
     print(f"whisper model ready: {prepare_whisper_model(settings.models_dir, force=args.force)}")
@@ -71,7 +71,7 @@ def _cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from service.model_fetch import VOSK_VN_LARGE, VOSK_VN_SMALL, FetchError, fetch_vosk_model
+    from service.offline.model_fetch import VOSK_VN_LARGE, VOSK_VN_SMALL, FetchError, fetch_vosk_model
 
     model = VOSK_VN_LARGE if args.large else VOSK_VN_SMALL
     try:
@@ -90,8 +90,8 @@ def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from service.corpus import load_corpus
-    from service.evaluation import evaluate, format_report, read_questions
     from service.lookup import build_matcher
+    from service.offline.evaluation import evaluate, format_report, read_questions
 
     corpus = load_corpus(args.corpus or settings.corpus_path)
     matcher = build_matcher(settings, corpus)
@@ -104,10 +104,10 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_crossval(args: argparse.Namespace, settings: Settings) -> int:
     from service.corpus import load_corpus
-    from service.crossval import alias_rows, build_for_eval, cross_validate, format_crossval
-    from service.evaluation import read_questions
-    from service.lexicon import load_lexicon
     from service.lookup import build_matcher
+    from service.matching.lexicon import load_lexicon
+    from service.offline.crossval import alias_rows, build_for_eval, cross_validate, format_crossval
+    from service.offline.evaluation import read_questions
 
     corpus = load_corpus(args.corpus or settings.corpus_path)
     matcher = build_matcher(settings, corpus)
@@ -126,9 +126,9 @@ def _cmd_crossval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
-    from service.asr_eval import evaluate_asr, format_asr_report
     from service.corpus import load_corpus
     from service.lookup import build_transcriber
+    from service.offline.asr_eval import evaluate_asr, format_asr_report
 
     engine_settings = settings.model_copy(update={"asr_engine": args.engine}) if args.engine else settings
     transcriber = build_transcriber(engine_settings, load_corpus(settings.corpus_path))
@@ -141,10 +141,10 @@ def _cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_synthesize(args: argparse.Namespace, settings: Settings) -> int:
+    from service.answers.languages import load_registry
+    from service.answers.tiles import load_life_events, tile_names
     from service.corpus import load_corpus
-    from service.languages import load_registry
-    from service.prompts import synthesize_vietnamese
-    from service.tiles import load_life_events, tile_names
+    from service.offline.synthesis import synthesize_vietnamese
 
     registry = load_registry(settings.languages_file, settings.languages)
     corpus = load_corpus(settings.corpus_path)
@@ -158,8 +158,8 @@ def _cmd_ivr_call(args: argparse.Namespace, settings: Settings) -> int:
     """Place one call like Asterisk would: key, question, and save what the hotline said."""
     import wave
 
-    from service.audio import decode_audio
-    from service.ivr_client import AudioSocketCaller
+    from service.offline.ivr_client import AudioSocketCaller
+    from service.speech.audio import decode_audio
 
     port = args.port or settings.audiosocket_port
     if port is None:

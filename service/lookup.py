@@ -9,7 +9,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.asr import (
+from service.answers.languages import LanguageRegistry, load_registry
+from service.answers.prompts import PromptCatalogue
+from service.answers.tiles import LifeEvent, load_life_events
+from service.config import Settings
+from service.corpus import Corpus, load_corpus
+from service.matching.embedding import Embedder, load_embedder
+from service.matching.lexicon import load_lexicon
+from service.matching.matcher import Matcher, SearchResult, procedure_phrases
+from service.speech.asr import (
     EngineUnavailableError,
     Transcriber,
     Transcript,
@@ -19,16 +27,8 @@ from service.asr import (
     build_grammar,
     vosk_vocabulary,
 )
-from service.audio import decode_audio
-from service.config import Settings
-from service.corpus import Corpus, load_corpus
-from service.embedding import Embedder, load_embedder
-from service.languages import LanguageRegistry, load_registry
-from service.lexicon import load_lexicon
-from service.matcher import Matcher, SearchResult, procedure_phrases
-from service.prompts import PromptCatalogue
+from service.speech.audio import decode_audio
 from service.threads import limit_native_threads
-from service.tiles import LifeEvent, load_life_events
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from service.corpus import CODE_PATTERN, PROMPT_ID_PATTERN
-from service.languages import LANGUAGE_PATTERN
+
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"  # ISO 639 code: vi, hmn, tai, ...
 
 
 class Channel(StrEnum):

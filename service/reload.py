@@ -6,9 +6,9 @@ import logging
 import threading
 from pathlib import Path
 
+from service.answers.prompts import HUMAN_MANIFEST, SYNTHETIC_MANIFEST
 from service.corpus import InvalidCorpusError
 from service.lookup import Lookup
-from service.prompts import HUMAN_MANIFEST, SYNTHETIC_MANIFEST
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import HTTPConnection
 
 if TYPE_CHECKING:  # types only: the speech and hotline modules import the turn, which imports deps
+    from service.channels.hotline.ivr import AudioSocketServer
     from service.config import Settings
-    from service.ivr import AudioSocketServer
     from service.lookup import Lookup
-    from service.metrics import Metrics
-    from service.querylog import QueryLog
-    from service.ratelimit import FailureBackoff
-    from service.speech import SpeechGate, StreamSlots
+    from service.ops.metrics import Metrics
+    from service.ops.querylog import QueryLog
+    from service.ops.ratelimit import FailureBackoff
+    from service.speech.gate import SpeechGate, StreamSlots
 
 
 @dataclass

@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from service.speech import MAX_FRAME_BYTES
+from service.channels.websocket import MAX_FRAME_BYTES
 
 log = logging.getLogger("tthc-voice")
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from service import replies
-from service.asr import Transcript
-from service.deps import answer_audio
+from service.answers import replies
+from service.answers.delivery import answer_audio
+from service.answers.prompts import title_prompt_id
 from service.lookup import Lookup
-from service.matcher import Decision, Match
-from service.metrics import Metrics
+from service.matching.matcher import Decision, Match
+from service.ops.metrics import Metrics
+from service.ops.querylog import QueryEntry, QueryLog, safe_record
 from service.params import Channel
-from service.prompts import title_prompt_id
-from service.querylog import QueryEntry, QueryLog, safe_record
+from service.speech.asr import Transcript
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _choice(lookup: Lookup, match: Match, language: str, channel: Channel) -> Ch
         field=proc.field,
         score=round(match.score, 4),
         title_prompt_id=title,
-        title_audio_url=answer_audio(lookup, title, language, channel)[1],
+        title_audio_url=answer_audio(lookup.prompts, title, language, channel)[1],
     )
 
 
@@ -100,7 +100,7 @@ def take_turn(
     else:  # nothing recognised: ask the person to say it again
         decision, confidence, normalized, shown = Decision.OUT_OF_SCOPE, 0.0, "", []
         prompt_id, answer_text = replies.NOT_UNDERSTOOD_PROMPT, replies.EMPTY_VI
-    served, audio_url = answer_audio(lookup, prompt_id, language, channel)
+    served, audio_url = answer_audio(lookup.prompts, prompt_id, language, channel)
     choices = [_choice(lookup, m, language, channel) for m in shown]
     entry = QueryEntry(
         channel=channel.value,

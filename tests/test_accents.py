@@ -1,13 +1,13 @@
-"""Tone-mark restoration for questions typed without marks (service/accents.py)."""
+"""Tone-mark restoration for questions typed without marks (service/matching/accents.py)."""
 
 import json
 from collections import Counter
 
-from service.accents import AccentRestorer, everyday_frequencies
 from service.corpus import load_corpus
-from service.lexicon import load_lexicon
-from service.matcher import corpus_texts
-from service.textnorm import clean, fold
+from service.matching.accents import AccentRestorer, everyday_frequencies
+from service.matching.lexicon import load_lexicon
+from service.matching.matcher import corpus_texts
+from service.matching.textnorm import clean, fold
 from tests.conftest import BUILTIN_CORPUS, PROJECT_ROOT, needs_shared
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from service.asr import VoskTranscriber, WhisperTranscriber, build_grammar, collapse_repetitions
-from service.audio import decode_audio
 from service.config import PROJECT_ROOT
-from service.model_prepare import packaged_vosk_model, prepare_whisper_model
-from service.textnorm import normalize
+from service.matching.textnorm import normalize
+from service.offline.model_prepare import packaged_vosk_model, prepare_whisper_model
+from service.speech.asr import VoskTranscriber, WhisperTranscriber, build_grammar, collapse_repetitions
+from service.speech.audio import decode_audio
 from tests.conftest import needs_shared
 from tests.speech import espeak
 
@@ -29,7 +29,7 @@ def vosk_ko() -> VoskTranscriber:
 def _cer(ref: str, hyp: str) -> float:
     from rapidfuzz.distance import Levenshtein
 
-    from service.textnorm import clean
+    from service.matching.textnorm import clean
 
     r, h = clean(ref), clean(hyp)
     return Levenshtein.distance(r, h) / max(len(r), 1)
@@ -104,7 +104,7 @@ def test_repetition_loops_are_collapsed():
 
 
 def test_missing_models_are_reported(tmp_path: Path):
-    from service.asr import EngineUnavailableError
+    from service.speech.asr import EngineUnavailableError
 
     with pytest.raises(EngineUnavailableError, match="models prepare"):
         WhisperTranscriber(tmp_path)
@@ -113,7 +113,7 @@ def test_missing_models_are_reported(tmp_path: Path):
 
 
 def test_error_counts_are_word_and_character_edit_distances():
-    from service.asr_eval import error_counts
+    from service.offline.asr_eval import error_counts
 
     assert error_counts("Khách sạn", "khách sạn.") == (0, 2, 0, 9)
     assert error_counts("đăng ký kết hôn", "đăng kí kết hôn") == (1, 4, 1, 15)  # a wrong tone is a wrong word
@@ -121,7 +121,7 @@ def test_error_counts_are_word_and_character_edit_distances():
 
 
 def test_eval_asr_on_a_small_manifest(whisper, tmp_path):
-    from service.asr_eval import error_counts, evaluate_asr
+    from service.offline.asr_eval import error_counts, evaluate_asr
 
     espeak("xin chào", tmp_path / "c.wav", speed=120)
     broken = tmp_path / "broken.wav"

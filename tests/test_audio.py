@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.audio import AudioError, AudioTooLargeError, UnsupportedAudioError, decode_audio, parse_content_type
+from service.speech.audio import AudioError, AudioTooLargeError, UnsupportedAudioError, decode_audio, parse_content_type
 from tests.speech import convert, espeak, wav_bytes
 
 
@@ -78,7 +78,7 @@ def test_content_type_parsing():
 
 
 def test_level_normalisation_lifts_quiet_speech_without_clipping():
-    from service.audio import level_dbfs, normalise_level
+    from service.speech.audio import level_dbfs, normalise_level
 
     t = np.arange(16000) / 16000
     quiet = (300 * np.sin(2 * math.pi * 200 * t)).astype(np.int16)  # about -43 dBFS

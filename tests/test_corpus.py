@@ -30,7 +30,7 @@ def test_builtin_corpus_has_colloquial_aliases_for_key_procedures():
 
 
 def test_every_procedure_has_four_colloquial_aliases_in_citizens_words():
-    from service.importer import own_aliases
+    from service.offline.importer import own_aliases
 
     banned = ("cho em hỏi", "cần giấy tờ gì", "ở đâu", "bao nhiêu tiền")
     for p in load_corpus(BUILTIN_CORPUS).procedures:
@@ -95,7 +95,7 @@ def test_cli_validate_exit_codes(tmp_path: Path, small_corpus_path: Path):
 
 
 def test_service_refuses_to_start_on_invalid_corpus(tmp_path: Path):
-    from service.api import create_app
+    from service.app import create_app
 
     bad = write_jsonl(tmp_path / "bad.jsonl", [dict(SMALL_CORPUS[0], answer_vi="")])
     with pytest.raises(InvalidCorpusError, match="line 1: answer_vi"):

@@ -1,16 +1,16 @@
-"""Fitting on folds (service/crossval.py): the test split is fixed and never fitted on."""
+"""Fitting on folds (service/offline/crossval.py): the test split is fixed and never fitted on."""
 
 from pathlib import Path
 
 import pytest
 
-from service import crossval
 from service.corpus import load_corpus
-from service.crossval import alias_rows, build_for_eval, cross_validate, is_test_question
-from service.evaluation import Question, read_questions
-from service.lexicon import Lexicon
 from service.lookup import build_matcher
-from service.matcher import Matcher
+from service.matching.lexicon import Lexicon
+from service.matching.matcher import Matcher
+from service.offline import crossval
+from service.offline.crossval import alias_rows, build_for_eval, cross_validate, is_test_question
+from service.offline.evaluation import Question, read_questions
 from tests.conftest import needs_shared
 
 

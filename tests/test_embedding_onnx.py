@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from service.corpus import load_corpus
-from service.embedding import ONNX_FILE, OnnxEmbedder, TorchEmbedder
-from service.matcher import procedure_phrases
-from service.model_prepare import EMBEDDING_DIRNAME
+from service.matching.embedding import ONNX_FILE, OnnxEmbedder, TorchEmbedder
+from service.matching.matcher import procedure_phrases
+from service.offline.model_prepare import EMBEDDING_DIRNAME
 from tests.conftest import BUILTIN_CORPUS, PROJECT_ROOT, SHARED
 
 

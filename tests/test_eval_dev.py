@@ -3,8 +3,8 @@
 import pytest
 
 from service.corpus import load_corpus
-from service.evaluation import evaluate, read_questions
 from service.lookup import build_matcher
+from service.offline.evaluation import evaluate, read_questions
 from tests.conftest import needs_shared
 
 pytestmark = pytest.mark.slow

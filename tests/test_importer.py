@@ -2,7 +2,8 @@ import json
 from pathlib import Path
 
 from service.corpus import load_corpus, write_corpus
-from service.importer import derived_aliases, import_procedures, in_commune_scope, short_name
+from service.names import short_name
+from service.offline.importer import derived_aliases, import_procedures, in_commune_scope
 from tests.conftest import write_jsonl
 
 PORTAL_ROWS = [

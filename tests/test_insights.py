@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.app import create_app
 from service.config import Settings
-from service.insights import cluster_questions
-from service.querylog import QueryEntry
+from service.ops.insights import cluster_questions
+from service.ops.querylog import QueryEntry
 
 KEY = "officials-key"
 

@@ -26,9 +26,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from service.audio import AudioError, decode_audio
-from service.ivr_client import AudioSocketCaller
-from service.model_prepare import packaged_vosk_model
+from service.offline.ivr_client import AudioSocketCaller
+from service.offline.model_prepare import packaged_vosk_model
+from service.speech.audio import AudioError, decode_audio
 from tests.server import live_process
 from tests.speech import convert, espeak, free_port, wav_bytes
 
@@ -468,7 +468,7 @@ def test_an_unexpected_error_is_a_json_500_with_a_request_id(builtin_settings, t
     """The one test that needs a failing route: added to a real app, as no route fails on purpose."""
     from fastapi.testclient import TestClient
 
-    from service.api import create_app
+    from service.app import create_app
 
     app = create_app(builtin_settings.model_copy(update={"data_dir": tmp_path}), load_models_in_background=False)
 
@@ -501,8 +501,8 @@ def test_concurrent_first_transcodes_serve_one_set_of_bytes(intake_server):
 
 def test_streamed_speech_is_cut_at_the_utterance_limit(tmp_path):
     """A stream may not push one utterance past the upload limit: the session closes it there."""
-    from service.asr import VoskTranscriber
-    from service.stream import open_session
+    from service.speech.asr import VoskTranscriber
+    from service.speech.stream import open_session
 
     engine = VoskTranscriber(packaged_vosk_model())
     wav = espeak("안녕하세요 " * 12, tmp_path / "ko.wav", voice="ko", speed=160)

@@ -23,10 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.audiosocket import Kind, encode
-from service.ivr import beep
-from service.ivr_client import AudioSocketCaller
-from service.prompts import HUMAN_MANIFEST, AudioFormat, PromptKind, PromptRecord, transcode
+from service.answers.prompts import HUMAN_MANIFEST, PromptKind, PromptRecord
+from service.answers.transcode import AudioFormat, transcode
+from service.channels.hotline.audiosocket import Kind, encode
+from service.channels.hotline.ivr import beep
+from service.offline.ivr_client import AudioSocketCaller
 from tests.server import live_server, start_server, wait_ready
 from tests.speech import convert, espeak, free_port
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.answers.languages import DEFAULT_LANGUAGES, LanguageRegistry
+from service.answers.prompts import FIRST_TO_RECORD, prompt_texts
+from service.answers.tiles import LifeEvent, kiosk_tiles, load_life_events, tile_names, tile_prompt_id
+from service.app import create_app
+from service.channels.kiosk import BUILT_IN_STRINGS
+from service.channels.pages import STATIC_DIR
 from service.config import PROJECT_ROOT, Settings
 from service.corpus import load_corpus
-from service.kiosk import BUILT_IN_STRINGS
-from service.languages import DEFAULT_LANGUAGES, LanguageRegistry
-from service.pages import STATIC_DIR
-from service.prompts import FIRST_TO_RECORD, prompt_texts
-from service.tiles import LifeEvent, kiosk_tiles, load_life_events, tile_names, tile_prompt_id
 from tests.conftest import SMALL_LIFE_EVENTS
 
 KIOSK_JS = (STATIC_DIR / "kiosk.js").read_text(encoding="utf-8")

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from service.corpus import load_corpus
-from service.lexicon import TOPICS, InvalidLexiconError, Lexicon, LexiconEntry, load_lexicon
-from service.textnorm import clean, fold
+from service.matching.lexicon import TOPICS, InvalidLexiconError, Lexicon, LexiconEntry, load_lexicon
+from service.matching.textnorm import clean, fold
 from tests.conftest import BUILTIN_CORPUS, PROJECT_ROOT
 
 LEXICON = PROJECT_ROOT / "corpus" / "lexicon.jsonl"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from service.corpus import load_corpus
-from service.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
-from service.lexicon import Lexicon, LexiconEntry
-from service.matcher import Decision, FusionParams, Matcher, Method
+from service.matching.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
+from service.matching.lexicon import Lexicon, LexiconEntry
+from service.matching.matcher import Decision, FusionParams, Matcher, Method
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_lexicon_turns_everyday_words_into_the_official_term(small_corpus_path: 
 
 
 def test_vocabulary_coverage_flags_unknown_topics(lexical_matcher: Matcher):
-    from service.textnorm import normalize
+    from service.matching.textnorm import normalize
 
     known = lexical_matcher.vocabulary_coverage(normalize("làm giấy khai sinh cho con"))
     unknown = lexical_matcher.vocabulary_coverage(normalize("xin visa đi nhật cần giấy tờ gì"))

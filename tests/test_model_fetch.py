@@ -11,12 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from service.model_fetch import (
-    VOSK_VN_SMALL,
-    ChecksumMismatchError,
-    FetchError,
-    fetch_vosk_model,
-)
+from service.offline.model_fetch import VOSK_VN_SMALL, ChecksumMismatchError, FetchError, fetch_vosk_model
 
 
 def _fixture_zip(path: Path, top: str = "vosk-model-small-vn-0.4", evil: bool = False) -> str:

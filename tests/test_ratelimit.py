@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.app import create_app
 from service.config import Settings
-from service.ratelimit import TokenBuckets
+from service.ops.ratelimit import TokenBuckets
 
 
 def test_bucket_refills_at_the_configured_rate():
@@ -45,7 +45,7 @@ def test_429_with_retry_after_only_on_costly_endpoints(small_corpus_path, tmp_pa
 def test_forwarded_address_is_believed_only_from_a_trusted_proxy():
     from starlette.requests import Request
 
-    from service.ratelimit import client_key
+    from service.ops.ratelimit import client_key
 
     def request(peer: str) -> Request:
         headers = [(b"x-forwarded-for", b"198.51.100.1, 203.0.113.7")]

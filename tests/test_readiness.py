@@ -1,6 +1,6 @@
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.app import create_app
 from service.config import Settings
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.app import create_app
 from service.config import Settings
 from tests.conftest import SMALL_CORPUS, write_jsonl
 from tests.speech import espeak, wav_bytes

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
+from service.app import create_app
 from service.config import Settings
 from service.corpus import edit_procedure, load_corpus
-from service.embedding import cached_passage_embeddings
+from service.matching.embedding import cached_passage_embeddings
 
 KEY = "reload-key"
 ODD = "giấy chào đời cho em bé"  # a way of saying it that no alias covers yet

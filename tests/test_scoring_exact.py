@@ -6,10 +6,10 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from service.corpus import load_corpus
-from service.lexical import FuzzyScorer, strip_question_words, token_set_scores
-from service.matcher import procedure_phrases
-from service.owners import PhraseOwners
-from service.textnorm import fold, normalize
+from service.matching.lexical import FuzzyScorer, strip_question_words, token_set_scores
+from service.matching.matcher import procedure_phrases
+from service.matching.owners import PhraseOwners
+from service.matching.textnorm import fold, normalize
 from tests.conftest import BUILTIN_CORPUS
 
 

@@ -1,12 +1,12 @@
-"""One procedure published by several provinces is shown once (service/siblings.py)."""
+"""One procedure published by several provinces is shown once (service/matching/siblings.py)."""
 
 from pathlib import Path
 
 import numpy as np
 
 from service.corpus import load_corpus
-from service.matcher import Matcher
-from service.siblings import SiblingGroups
+from service.matching.matcher import Matcher
+from service.matching.siblings import SiblingGroups
 from tests.conftest import BUILTIN_CORPUS, small_record, write_jsonl
 
 

@@ -4,7 +4,7 @@ import anyio
 import pytest
 from fastapi import HTTPException
 
-from service.speech import SpeechGate
+from service.speech.gate import SpeechGate
 
 
 def test_gate_runs_work_in_threads_and_refuses_beyond_the_queue():

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 import pytest
 from websockets.sync.client import connect
 
-from service.model_prepare import packaged_vosk_model
+from service.offline.model_prepare import packaged_vosk_model
 from tests.conftest import BUILTIN_CORPUS
 from tests.server import live_server
 from tests.speech import convert, espeak

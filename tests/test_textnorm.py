@@ -1,6 +1,6 @@
 import unicodedata
 
-from service.textnorm import clean, fold, normalize
+from service.matching.textnorm import clean, fold, normalize
 
 
 def test_fold_removes_tones_and_d_stroke():
@@ -44,7 +44,7 @@ def test_fast_fold_equals_the_unicode_route():
     """fold's translation table is a shortcut: on any text it must give what NFD-and-strip gives."""
     import random
 
-    from service.textnorm import _fold_by_unicode
+    from service.matching.textnorm import _fold_by_unicode
 
     rng = random.Random(1)
     alphabet = [chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00)]]

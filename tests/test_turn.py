@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
-from service.asr import Transcript
+from service.app import create_app
 from service.config import Settings
-from service.matcher import Decision
+from service.matching.matcher import Decision
 from service.params import Channel
+from service.speech.asr import Transcript
 from service.turn import take_turn
 from tests.speech import convert, espeak
 

@@ -19,9 +19,9 @@ import pytest
 import soxr
 from websockets.sync.client import connect
 
-from service.asr import VietAsrTranscriber
-from service.asr_eval import error_counts, evaluate_asr, mulaw_round_trip
-from service.audio import Pcm, decode_audio
+from service.offline.asr_eval import error_counts, evaluate_asr, mulaw_round_trip
+from service.speech.asr import VietAsrTranscriber
+from service.speech.audio import Pcm, decode_audio
 from tests.conftest import BUILTIN_CORPUS, needs_shared
 from tests.server import live_server
 
@@ -97,8 +97,8 @@ def test_runs_with_no_network_and_writes_no_cache(clips, tmp_path):
     raw.write_bytes(pcm.to_bytes())
     script = (
         "import sys, numpy as np, socket\n"
-        "from service.asr import VietAsrTranscriber\n"
-        "from service.audio import Pcm\n"
+        "from service.speech.asr import VietAsrTranscriber\n"
+        "from service.speech.audio import Pcm\n"
         "try:\n"
         "    socket.create_connection(('1.1.1.1', 443), timeout=2); print('NETWORK')\n"
         "except OSError:\n"

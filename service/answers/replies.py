@@ -1,0 +1,39 @@
+"""What the service says back, in words a citizen at the desk understands."""
+
+from __future__ import annotations
+
+from service.corpus import Procedure
+from service.matching.matcher import Decision, Match
+from service.names import clip, short_name
+
+OUT_OF_SCOPE_VI = (
+    "Xin lỗi, câu hỏi này không thuộc các thủ tục mà xã giải quyết hoặc chưa có trong danh mục. "
+    "Bà con vui lòng hỏi trực tiếp cán bộ một cửa để được hướng dẫn."
+)
+EMPTY_VI = "Xin lỗi, tôi chưa nghe rõ. Bà con vui lòng nói lại tên thủ tục cần hỏi."
+
+
+def clarify_text(matches: list[Match]) -> str:
+    names = [clip(short_name(m.procedure.name), 90) for m in matches]
+    options = "; ".join(f"{i}: {n}" for i, n in enumerate(names, start=1))
+    return f"Bà con muốn hỏi thủ tục nào? {options}."
+
+
+def answer_text(decision: Decision, matches: list[Match], top: Procedure | None) -> str:
+    if decision is Decision.ANSWER and top is not None:
+        return top.answer_vi
+    if decision is Decision.CLARIFY and matches:
+        return clarify_text(matches)
+    return OUT_OF_SCOPE_VI if matches else EMPTY_VI
+
+
+NOT_UNDERSTOOD_PROMPT = "sys-not-understood"
+
+
+def prompt_for(decision: Decision, matches: list[Match], top: Procedure | None) -> str:
+    """The audio prompt that speaks `answer_text`."""
+    if decision is Decision.ANSWER and top is not None:
+        return top.prompt_id
+    if decision is Decision.CLARIFY and matches:
+        return "sys-clarify"
+    return "sys-out-of-scope" if matches else NOT_UNDERSTOOD_PROMPT

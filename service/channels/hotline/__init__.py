@@ -1,0 +1,1 @@
+"""The telephone hotline: Asterisk AudioSocket framing and one call's dialogue."""

@@ -1,0 +1,1 @@
+"""Bookkeeping and reports: the query log and its migrations, metrics, logs, rate limits, body limits, insights."""
