@@ -10,6 +10,11 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Decision bands and how many choices asking back offers; the Matcher's defaults are these too,
+# so code that searches without a Settings object decides as the service does.
+ANSWER_MIN_CONFIDENCE = 0.7
+CLARIFY_MIN_CONFIDENCE = 0.5
+CLARIFY_MAX_CANDIDATES = 3
 
 
 class Settings(BaseSettings):
@@ -38,9 +43,9 @@ class Settings(BaseSettings):
     # Bands on the calibrated confidence: answer, else clarify, else out of scope. Fitted on
     # folds with the fusion weights to what a decision is worth to the citizen: a wrong answer
     # costs more than asking back (docs/matching.md).
-    answer_min_confidence: float = 0.7
-    clarify_min_confidence: float = 0.5
-    clarify_max_candidates: int = 3
+    answer_min_confidence: float = ANSWER_MIN_CONFIDENCE
+    clarify_min_confidence: float = CLARIFY_MIN_CONFIDENCE
+    clarify_max_candidates: int = CLARIFY_MAX_CANDIDATES
 
     languages: list[str] = ["vi", "hmn", "tai"]  # enabled answer languages, first is the default
     languages_file: Path | None = None  # JSON list of language records replacing the built-in registry

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from service.config import ANSWER_MIN_CONFIDENCE, CLARIFY_MAX_CANDIDATES, CLARIFY_MIN_CONFIDENCE
 from service.corpus import Corpus, Procedure
 from service.matching.accents import AccentRestorer, everyday_frequencies
 from service.matching.embedding import Embedder, EmbeddingScorer, cached_passage_embeddings
@@ -337,9 +338,9 @@ class Matcher:
         query: str,
         limit: int = 5,
         method: Method = Method.HYBRID,
-        answer_min: float = 0.45,
-        clarify_min: float = 0.3,
-        clarify_max: int = 3,
+        answer_min: float = ANSWER_MIN_CONFIDENCE,
+        clarify_min: float = CLARIFY_MIN_CONFIDENCE,
+        clarify_max: int = CLARIFY_MAX_CANDIDATES,
     ) -> SearchResult:
         prepared = self.prepare(query)
         text = prepared.normalized
