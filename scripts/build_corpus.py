@@ -4,7 +4,9 @@
         ../shared/data/procedure_catalog.jsonl --out corpus/procedures.jsonl
 
 The portal gives the facts (codes, names, documents, time, fee); scripts/curation.py gives
-the words people use and the spoken answers for the most asked procedures.
+the words people use, and scripts/answers.jsonl the spoken answers written by hand (one JSON
+object a line: code, answer, and `essential` for the services every commune must speak).
+Every other answer is composed from the record (service/offline/importer.py).
 """
 
 from __future__ import annotations
@@ -16,10 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.curation import ALIASES, ANSWERS  # noqa: E402
+import json  # noqa: E402
+
+from scripts.curation import ALIASES  # noqa: E402
 from scripts.merge_aliases import read_colloquial, with_colloquial  # noqa: E402
 from service.corpus import write_corpus  # noqa: E402
 from service.offline.importer import import_procedures  # noqa: E402
+
+WRITTEN_ANSWERS = Path(__file__).resolve().parent / "answers.jsonl"
+
+
+def read_written_answers(path: Path = WRITTEN_ANSWERS) -> dict[str, dict[str, object]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {str(row["code"]): row for row in rows}
 
 
 def main() -> None:
@@ -30,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     procedures = import_procedures(args.sources, scope="commune")
     by_code = {p.code: p for p in procedures}
-    missing = sorted(set(ALIASES) - set(by_code))
+    written = read_written_answers()
+    missing = sorted((set(ALIASES) | set(written)) - set(by_code))
     if missing:
         raise SystemExit(f"curated codes not in the import: {missing}")
     colloquial = read_colloquial()
@@ -45,17 +57,19 @@ def main() -> None:
                     seen.add(alias.lower())
                     merged.append(alias)
             update["aliases"] = merged
-        if proc.code in ANSWERS:
-            update["answer_vi"] = ANSWERS[proc.code]
-            update["essential"] = True
+        if proc.code in written:
+            update["answer_vi"] = written[proc.code]["answer"]
+            update["answer_written"] = True
+            if written[proc.code].get("essential"):
+                update["essential"] = True
         proc = proc.model_copy(update=update) if update else proc
         curated.append(with_colloquial(proc, colloquial.get(proc.code, [])))
     write_corpus(curated, args.out)
     logging.info(
-        "wrote %d procedures (%d with curated aliases, %d curated answers) to %s",
+        "wrote %d procedures (%d with curated aliases, %d answers written by hand) to %s",
         len(curated),
         len(ALIASES),
-        len(ANSWERS),
+        len(written),
         args.out,
     )
 

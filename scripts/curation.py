@@ -1,4 +1,4 @@
-"""Hand-written aliases and spoken answers for the procedures people ask about most.
+"""Hand-written aliases for the procedures people ask about most (answers: scripts/answers.jsonl).
 
 Applied on top of `tthc-voice corpus import` output by scripts/build_corpus.py. Kept as data
 in one place so a reviewer can read what people actually say next to each code.
@@ -308,26 +308,4 @@ ALIASES: dict[str, list[str]] = {
     "1.013076": ["sang tên xe máy", "mua xe cũ sang tên", "sang ten xe"],
     "1.013082": ["làm lại cà vẹt xe bị mất", "cấp lại giấy đăng ký xe", "mất đăng ký xe máy"],
     "1.013065": ["thu hồi biển số xe", "xe hỏng nộp lại biển số"],
-}
-
-# Spoken answers written for the essential services (2-4 short sentences, plain words).
-ANSWERS: dict[str, str] = {
-    "1.001193": "Bà con đến Bộ phận một cửa của xã trong 60 ngày kể từ ngày cháu sinh ra. Mang giấy chứng sinh của bệnh viện hoặc trạm y tế và căn cước của cha hoặc mẹ. Làm xong trong ngày, đăng ký đúng hạn thì không mất lệ phí.",
-    "1.000656": "Người thân đến Bộ phận một cửa của xã trong 15 ngày kể từ ngày người nhà mất. Mang giấy báo tử hoặc giấy tờ thay giấy báo tử và căn cước của người đi khai. Làm xong trong ngày, đăng ký đúng hạn thì không mất lệ phí.",
-    "1.000894": "Hai bạn cùng đến Bộ phận một cửa của xã nơi một trong hai người cư trú. Mang tờ khai đăng ký kết hôn và căn cước của cả hai người. Nếu đủ điều kiện, được cấp giấy chứng nhận kết hôn ngay trong ngày, không mất lệ phí.",
-    "1.004873": "Bà con đến Bộ phận một cửa của xã nơi mình thường trú. Mang tờ khai xin xác nhận tình trạng hôn nhân và căn cước; nếu đã ly hôn thì mang bản án hoặc quyết định ly hôn. Có kết quả trong 3 ngày làm việc.",
-    "1.004222": "Bà con đến Công an xã hoặc làm trên ứng dụng VNeID. Mang tờ khai thay đổi thông tin cư trú và giấy tờ chứng minh chỗ ở hợp pháp; nếu nhập vào nhà người khác thì cần chủ hộ đồng ý. Có kết quả trong 7 ngày làm việc, lệ phí theo mức của tỉnh.",
-    "1.004194": "Bà con đến Công an xã nơi đang ở hoặc làm trên ứng dụng VNeID. Mang tờ khai thay đổi thông tin cư trú và giấy tờ chứng minh chỗ ở như hợp đồng thuê nhà. Có kết quả trong 3 ngày làm việc, lệ phí khoảng 10 nghìn đồng nếu nộp trực tiếp.",
-    "1.003677": "Bà con báo tạm vắng với Công an xã hoặc trên ứng dụng VNeID trước khi đi. Mang căn cước và nói rõ đi đâu, đi bao lâu. Được giải quyết trong 1 ngày làm việc và không mất lệ phí.",
-    "1.014061": "Bà con đến Công an xã hoặc Công an tỉnh để làm thẻ căn cước, cán bộ sẽ chụp ảnh và lấy vân tay. Chỉ cần mang theo bản thân, thông tin đã có sẵn trong cơ sở dữ liệu dân cư. Có thẻ trong khoảng 7 ngày làm việc; làm lần đầu từ đủ 14 tuổi thì không mất lệ phí.",
-    "1.014064": "Khi mất thẻ căn cước, bà con đến Công an xã hoặc Công an tỉnh để làm lại. Mang theo bản thân, cán bộ sẽ đối chiếu thông tin và lấy lại vân tay. Có thẻ mới trong khoảng 7 ngày làm việc, lệ phí cấp lại khoảng 70 nghìn đồng.",
-    "2.000815": "Bà con mang bản chính và bản photo giấy tờ đến Bộ phận một cửa của xã. Cán bộ đối chiếu và đóng dấu chứng thực ngay trong ngày. Lệ phí 2 nghìn đồng một trang, từ trang thứ ba là 1 nghìn đồng một trang.",
-    "2.000884": "Người ký phải đến trực tiếp Bộ phận một cửa của xã và ký trước mặt cán bộ. Mang căn cước và giấy tờ cần chứng thực chữ ký. Làm xong trong ngày, lệ phí 10 nghìn đồng một trường hợp.",
-    "1.001776": "Bà con hoặc người thân đến Bộ phận một cửa của xã để xin trợ cấp xã hội hàng tháng. Mang tờ khai theo mẫu và giấy tờ chứng minh như giấy xác nhận khuyết tật nếu có. Xã xét duyệt và trả lời trong khoảng 15 ngày làm việc, không mất lệ phí.",
-    "1.011607": "Hộ gia đình viết giấy đề nghị và nộp ở Bộ phận một cửa của xã. Cán bộ xã và thôn sẽ đến rà soát, chấm điểm thu nhập của gia đình. Có kết quả công nhận trong khoảng 7 ngày làm việc, không mất lệ phí.",
-    "1.001939": "Bà con đến đại lý thu bảo hiểm ở xã hoặc Bộ phận một cửa để mua bảo hiểm y tế hộ gia đình. Mang tờ khai tham gia và căn cước hoặc số định danh của từng người. Thẻ được cấp trong khoảng 5 ngày làm việc; mức đóng tính theo số người trong hộ.",
-    "1.013978": "Bà con nộp hồ sơ làm sổ đỏ lần đầu tại Bộ phận một cửa của xã. Mang đơn đăng ký đất đai theo mẫu và giấy tờ về nguồn gốc đất nếu có. Thời gian giải quyết không quá 20 ngày làm việc; tiền sử dụng đất và lệ phí tính theo từng trường hợp.",
-    "1.001612": "Bà con đến Bộ phận một cửa của xã để đăng ký hộ kinh doanh. Mang giấy đề nghị đăng ký hộ kinh doanh và căn cước của chủ hộ. Có giấy chứng nhận trong 3 ngày làm việc, lệ phí theo mức của tỉnh.",
-    "1.013133": "Nam công dân đủ 17 tuổi đến Ban chỉ huy quân sự xã trong tháng 4 để đăng ký nghĩa vụ quân sự lần đầu. Mang căn cước hoặc giấy khai sinh. Làm xong trong ngày và không mất lệ phí.",
-    "1.014748": "Trong 3 tháng kể từ khi nghỉ việc, bà con nộp hồ sơ tại Trung tâm dịch vụ việc làm của tỉnh, có thể nộp qua Bộ phận một cửa của xã. Mang đề nghị hưởng trợ cấp thất nghiệp, quyết định thôi việc và sổ bảo hiểm xã hội. Có kết quả trong 20 ngày làm việc, không mất lệ phí.",
 }

@@ -38,9 +38,13 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, _: Settings) -> int:
+    from service.answers.facts import lint_corpus
     from service.corpus import validate_corpus
 
     errors = validate_corpus(args.path)
+    schema_lines = {err.line for err in errors}
+    errors += [err for err in lint_corpus(args.path) if err.line not in schema_lines] if args.path.is_file() else []
+    errors.sort(key=lambda err: err.line)
     for err in errors:
         print(f"{args.path}:{err}", file=sys.stderr)
     if errors:
@@ -48,6 +52,16 @@ def _cmd_validate(args: argparse.Namespace, _: Settings) -> int:
         return 1
     print(f"{args.path}: ok")
     return 0
+
+
+def _cmd_answers_report(args: argparse.Namespace, settings: Settings) -> int:
+    from service.answers.facts import answers_report
+    from service.corpus import load_corpus
+
+    path = args.path or settings.corpus_path
+    report = answers_report(path, load_corpus(path).procedures)
+    print(report.format())
+    return 1 if report.lint_errors or report.fact_errors else 0
 
 
 def _cmd_import(args: argparse.Namespace, _: Settings) -> int:
@@ -225,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate = corpus.add_parser("validate", help="report every bad line; exit 1 if any")
     validate.add_argument("path", type=Path)
     validate.set_defaults(func=_cmd_validate)
+    report = corpus.add_parser(
+        "answers-report", help="hand-written vs composed answers, length, spoken-text problems, facts vs record"
+    )
+    report.add_argument("path", type=Path, nargs="?", help="default: the configured corpus")
+    report.set_defaults(func=_cmd_answers_report)
     imp = corpus.add_parser("import", help="convert a national-portal export into the corpus schema")
     imp.add_argument("sources", nargs="+", type=Path, help="portal JSONL files; the first with a code wins")
     imp.add_argument("--out", type=Path, required=True)

@@ -42,6 +42,7 @@ class Procedure(BaseModel):
     steps: list[str] = Field(default_factory=list)
     aliases: list[str] = Field(min_length=3)
     answer_vi: str = Field(min_length=20, max_length=1200)
+    answer_written: bool = False  # written by a person; otherwise composed from the record's fields
     essential: bool = False
     prompt_id: str
     legal_basis: list[str] = Field(default_factory=list)
@@ -193,6 +194,7 @@ def edit_procedure(path: Path, code: str, *, add_alias: str | None = None, answe
         data["aliases"] = [*data["aliases"], add_alias]
     if answer is not None:
         data["answer_vi"] = answer
+        data["answer_written"] = True
     procedures[index] = Procedure.model_validate(data)  # ValidationError is a ValueError
     write_corpus(procedures, path)
     return procedures[index]

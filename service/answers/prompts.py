@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from service.answers.languages import LanguageRegistry
+from service.answers.spoken import speakable
 from service.corpus import Corpus
 from service.names import clip, short_name
 from service.params import LANGUAGE_PATTERN
@@ -88,12 +89,17 @@ def prompt_texts(
 ) -> dict[str, tuple[PromptKind, str]]:
     """Every prompt the service can play, with the Vietnamese text it speaks (what talents translate).
 
+    Texts are in spoken form (`speakable`): numbers and abbreviations in words, no symbols.
+
     `tile_names` are the kiosk's life-event tiles (prompt id -> plain name), spoken when touched.
     """
     texts: dict[str, tuple[PromptKind, str]] = {}
     for proc in corpus.procedures:
-        texts[proc.prompt_id] = (PromptKind.ANSWER, proc.answer_vi)
-        texts[title_prompt_id(proc.prompt_id)] = (PromptKind.TITLE, clip(short_name(proc.name), 90))
+        texts[proc.prompt_id] = (PromptKind.ANSWER, speakable(proc.answer_vi))
+        texts[title_prompt_id(proc.prompt_id)] = (
+            PromptKind.TITLE,
+            speakable(clip(short_name(proc.name), 90).rstrip("…")),
+        )
     for prompt_id, label in (tile_names or {}).items():
         texts[prompt_id] = (PromptKind.TITLE, label)
     texts.update(SYSTEM_PROMPTS)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from service.answers.spoken import MAX_ANSWER_WORDS, MONEY, number_words, speakable, spoken_problems
 from service.corpus import CODE_PATTERN, Document, Procedure
 from service.matching.textnorm import fold
 from service.names import clip, short_name
@@ -240,51 +241,149 @@ def is_essential(name: str) -> bool:
     return any(p.search(lowered) for p in _ESSENTIAL_PATTERNS)
 
 
-def _where(level: str, agency: str) -> str:
-    if "Cấp xã" in level or "cấp xã" in agency.lower():
-        return "Bộ phận một cửa của Ủy ban nhân dân xã, phường"
-    return clip(agency, 120)
+_PROVINCE_SUFFIX = re.compile(r"\s*(?:-\s*)?(?:tỉnh|thành phố)\s+[A-ZĐÀ-Ỹ][\wÀ-ỹ ]*$", re.IGNORECASE)
 
 
-_SIDE_NOTE = re.compile(r"^(trường hợp|ví dụ|đối với|lưu ý|văn bản ủy quyền|giấy tờ, tài liệu)", re.IGNORECASE)
+def office_phrase(level: str, agency: str) -> str:
+    """Where to go, from the record's agency, in today's terms (two tiers since 1 July 2025).
+
+    District bodies are gone: their desk work went to the commune, so a record that still
+    names one sends the citizen to the commune's one-stop desk.
+    """
+    a = agency.lower()
+    commune = "xã" in a or "cấp xã" in level.lower()
+    if "công an" in a:
+        both = "xã" in a and "tỉnh" in a
+        return "Công an xã hoặc Công an tỉnh" if both else ("Công an xã" if "xã" in a else "Công an tỉnh")
+    if "bảo hiểm xã hội" in a or "bhxh" in a:
+        return "cơ quan bảo hiểm xã hội"
+    if "quân sự" in a:
+        return "Ban chỉ huy quân sự xã"
+    if "việc làm" in a:
+        return "Trung tâm dịch vụ việc làm của tỉnh"
+    if "đất đai" in a and ("văn phòng" in a or "chi nhánh" in a):
+        return "Bộ phận một cửa của xã hoặc Văn phòng đăng ký đất đai" if commune else "Văn phòng đăng ký đất đai"
+    if commune or "huyện" in a or "phòng kinh tế" in a:
+        return "Bộ phận một cửa của xã"
+    if "cơ sở giáo dục" in a or "trường" in a:
+        return "nhà trường"
+    department = re.search(r"\bSở [A-ZĐÀ-Ỹ][^,;.]*", agency)
+    if department:
+        name = _PROVINCE_SUFFIX.sub("", department.group(0).split(" - ")[0]).strip()
+        if len(name.split()) <= 8:
+            return f"{name} của tỉnh"
+    return "Bộ phận một cửa của tỉnh"
 
 
-def _document_phrase(docs: list[Document]) -> str:
-    """The main papers: conditional notes ("trường hợp ...") are for the desk, not the answer."""
-    main = [d for d in docs if not _SIDE_NOTE.match(d.name)] or docs
+_SIDE_NOTE = re.compile(r"^(trường hợp|ví dụ|đối với|lưu ý|văn bản ủy quyền|giấy tờ, tài liệu|nếu)", re.IGNORECASE)
+_DOC_CUT = re.compile(r"[;:(]| theo | kèm theo| hoặc bản| tại phụ lục", re.IGNORECASE)
+_VAGUE_DOC = re.compile(r"\b(sau|khác|liên quan|nêu trên|nếu có|đối chiếu)$", re.IGNORECASE)
+# A paper is named by what it is; a phrase that starts otherwise is a fragment of a sentence.
+_DOC_HEAD = re.compile(
+    r"^(giấy|tờ khai|đơn|sổ|quyết định|hồ sơ|văn bản|phiếu|thẻ|hợp đồng|biên bản|sơ yếu|căn cước|"
+    r"chứng minh|phương án|dự án|danh sách|báo cáo|hóa đơn|ảnh|bản đồ|bản vẽ|bản khai|bản cam kết|"
+    r"trích lục|chứng từ|bằng|học bạ|thư|tờ trình|kế hoạch|di chúc|hộ chiếu|mảnh trích đo)\b",
+    re.IGNORECASE,
+)
+_FORM_NUMBER = re.compile(r"\s*(?:\(?mẫu\s+(?:số\s+)?[\w/-]*\d[\w/-]*\)?)", re.IGNORECASE)
+MAX_DOCUMENT_WORDS = 7
+
+
+def document_phrases(docs: list[Document], limit: int = 4) -> list[str]:
+    """The main papers in a few plain words each; a name too long to say plainly is left out.
+
+    Conditional notes ("trường hợp ...") are for the desk, not the answer; form numbers are
+    never read out; a name is never cut in the middle of a word.
+    """
     names: list[str] = []
-    for doc in main:
-        first = re.split(r"[;:(]| theo mẫu| theo quy định", doc.name)[0]
-        phrase = clip(first, 80).rstrip("…").lower()
-        if phrase not in names:
+    for doc in docs:
+        if _SIDE_NOTE.match(doc.name):
+            continue
+        first = _DOC_CUT.split(_FORM_NUMBER.sub("", doc.name))[0].strip(" ,.-")
+        first = re.sub(r"^(bản sao|bản chính|bản chụp|01 bản|02 bản)\s+(chụp\s+)?", "", first, flags=re.IGNORECASE)
+        phrase = speakable(first).strip(" ,.")
+        if len(phrase.split()) > MAX_DOCUMENT_WORDS and " hoặc " in phrase:  # the main paper, not every substitute
+            phrase = phrase.split(" hoặc ")[0]
+        plain_words = re.findall(r"[^\W\d_]{2,}", first)
+        too_long = len(phrase.split()) > MAX_DOCUMENT_WORDS
+        vague = not _DOC_HEAD.match(phrase) or _VAGUE_DOC.search(phrase)
+        if len(plain_words) < 2 or too_long or vague or spoken_problems(phrase + "."):
+            continue
+        phrase = phrase[0].lower() + phrase[1:] if not phrase[:2].isupper() else phrase
+        if phrase.lower() not in (n.lower() for n in names):
             names.append(phrase)
-        if len(names) == 3:
+        if len(names) == limit:
             break
-    return "; ".join(names)
+    return names
 
 
-def _phrase(text: str, limit: int) -> str:
-    """Clip and keep as one sentence: a spoken answer must not break mid-fact."""
-    return re.sub(r"[.!?]+\s+", ", ", clip(text, limit)).rstrip(".…, ")
+def _spoken_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " và " + items[-1]
+
+
+_DURATION = re.compile(r"(\d+(?:[.,]\d+)?)\s*(ngày làm việc|ngày|giờ làm việc|giờ|tháng|tuần)", re.IGNORECASE)
+
+
+def time_sentence(processing_time: str | None) -> str:
+    """How long, as one spoken sentence; an unclear record becomes an appointment, not a guess."""
+    text = (processing_time or "").strip()
+    if re.fullmatch(r"(trong ngày|ngay trong ngày)\.?", text, re.IGNORECASE):
+        return "Có kết quả trong ngày."
+    found = _DURATION.search(text)
+    if found and "," not in found.group(1) and "." not in found.group(1):
+        return f"Có kết quả trong {number_words(int(found.group(1)))} {found.group(2).lower()}."
+    return "Cán bộ sẽ hẹn ngày trả kết quả."
+
+
+def fee_amounts(fee: str | None) -> list[int]:
+    """Every amount of money the record's fee names, in đồng."""
+    return [int(re.sub(r"[.,]", "", m)) for m in MONEY.findall(fee or "")]
+
+
+def fee_sentence(fee: str | None) -> str:
+    """How much: the recorded amount in words, free, or the province's rate when not recorded."""
+    amounts = [a for a in fee_amounts(fee) if a > 0]
+    if amounts:
+        per = " một trang" if "trang" in (fee or "").lower() else (" một bản" if "/bản" in (fee or "") else "")
+        return f"Lệ phí {number_words(amounts[0])} đồng{per}."
+    if fee and re.search(r"không|miễn|0 đồng|^0", fee, re.IGNORECASE):
+        return "Không mất lệ phí."
+    return "Lệ phí theo quy định của tỉnh."
+
+
+NO_PAPERS = "Cán bộ sẽ đưa danh sách giấy tờ cần mang."  # never invent papers the record does not list
 
 
 def compose_answer(
     proc_name: str, level: str, agency: str, docs: list[Document], processing_time: str | None, fee: str | None
 ) -> str:
-    """A short spoken answer built from the facts: where, what to bring, how long, how much."""
-    short = short_name(proc_name)
-    sentences = [f"Để {_phrase(short, 150)}, bà con đến {_phrase(_where(level, agency), 150)}."]
-    if docs:
-        sentences.append(f"Cần mang: {_phrase(_document_phrase(docs), 300)}.")
+    """A short spoken answer built from the facts: where, what to bring, how long, how much.
+
+    At most `MAX_ANSWER_WORDS` words: papers are dropped before the facts, never cut.
+    """
+    office = office_phrase(level, agency)
+    short = speakable(short_name(proc_name))
+    if len(short.split()) > 12:  # the head of a long name: "..., trừ trường hợp ..." is for the desk
+        short = re.split(r"[,;]| đối với | trong trường hợp | theo ", short)[0].strip()
+    if len(short.split()) <= 12 and not spoken_problems(short + "."):
+        where = f"Để {short}, bà con đến {office}."
     else:
-        sentences.append("Cán bộ một cửa sẽ hướng dẫn giấy tờ cần mang.")
-    if processing_time:
-        sentences.append(f"Thời gian giải quyết: {_phrase(processing_time, 100)}.")
-    if fee and not re.search(r"không|miễn", fee, re.IGNORECASE):
-        sentences.append(f"Lệ phí: {_phrase(fee, 100)}.")
-    else:
-        sentences.append("Không mất lệ phí." if fee else "Lệ phí, nếu có, theo mức của tỉnh.")
-    return " ".join(sentences)
+        where = f"Bà con đến {office}."
+    tail = [time_sentence(processing_time), fee_sentence(fee)]
+    papers = document_phrases(docs)
+    while True:
+        bring = f"Mang theo {_spoken_list(papers)}." if papers else NO_PAPERS
+        answer = " ".join([where, bring, *tail])
+        if len(answer.split()) <= MAX_ANSWER_WORDS:
+            return answer
+        if len(papers) > 2:
+            papers = papers[:-1]
+        elif where != f"Bà con đến {office}.":
+            where = f"Bà con đến {office}."
+        else:
+            papers = []
+            answer = " ".join([where, NO_PAPERS, *tail])
+            return answer
 
 
 def prompt_id_for(code: str) -> str:
