@@ -180,3 +180,23 @@ def test_answers_report_counts_written_and_composed_answers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"({written} written by hand, {len(corpus.procedures) - written} composed)" in result.stdout
     assert "spoken-text problems: 0" in result.stdout and "disagreements with the record: 0" in result.stdout
+
+
+def test_the_desk_fee_is_the_direct_channels_and_a_self_contradicting_fee_is_not_guessed() -> None:
+    from service.offline.importer import convert_row
+
+    def row(fee: str) -> dict[str, object]:
+        return {
+            "code": "3.000349",
+            "name": "Đổi giấy phép lái xe",
+            "level": "Cấp xã",
+            "agency": "Công an cấp Xã",
+            "fee": fee,
+        }
+
+    channels = convert_row(row("Trực tuyến: 7,000 Việt Nam Đồng(thu 7.000 đồng); Trực tiếp: 10,000 Việt Nam Đồng"))
+    assert channels.fee == "10,000 Việt Nam Đồng" and "Lệ phí mười nghìn đồng." in channels.answer_vi
+    cut = convert_row(row("Trực tiếp: 135 VNĐ(Lệ phí cấp giấy phép lái xe: 135.000 đồng/lần.)"))
+    assert "135.000" in (cut.fee or "")  # both amounts kept for the desk to see
+    assert "Lệ phí theo quy định, cán bộ sẽ báo mức cụ thể." in cut.answer_vi
+    assert fee_sentence("135 VNĐ") == "Lệ phí theo quy định, cán bộ sẽ báo mức cụ thể."  # no fee is 135 đồng

@@ -178,11 +178,27 @@ def _processing_time(row: dict[str, Any]) -> str | None:
 _FEE_CITATION = re.compile(r"\((?:theo|quy định|căn cứ)[^)]*\)", re.IGNORECASE)
 
 
+def _amounts(text: str) -> set[int]:
+    return {int(re.sub(r"[.,]", "", m)) for m in MONEY.findall(text)}
+
+
 def _fee(row: dict[str, Any]) -> str | None:
+    """The fee paid at the desk: the direct channel's part of the record's text.
+
+    A note naming another amount than its head ("135 VNĐ(Lệ phí ...: 135.000 đồng/lần.)")
+    contradicts it; both are kept, and the answer then says the rate is set by the rules.
+    """
     value = _direct_method(row).get("fee") or row.get("fee")
     if not value:
         return None
-    value = _FEE_CITATION.sub("", str(value)).split("(")[0]
+    value = str(value)
+    direct = re.search(r"Trực tiếp\s*:\s*(.*?)(?=;\s*(?:Trực tuyến|Dịch vụ bưu chính)\s*:|$)", value, re.DOTALL)
+    if direct:
+        value = direct.group(1)
+    value = _FEE_CITATION.sub("", value)
+    head, _, note = value.partition("(")
+    if not _amounts(note) - _amounts(head):
+        value = head
     value = re.sub(r"^(Trực tiếp|Trực tuyến|Dịch vụ bưu chính)\s*:\s*", "", value.strip())
     return clip(value, 200) or None
 
@@ -340,9 +356,14 @@ def fee_amounts(fee: str | None) -> list[int]:
     return [int(re.sub(r"[.,]", "", m)) for m in MONEY.findall(fee or "")]
 
 
+MIN_PLAUSIBLE_FEE = 1000  # đồng; "135 VNĐ" in a record is a cut "135.000"
+
+
 def fee_sentence(fee: str | None) -> str:
     """How much: the recorded amount in words, free, or the province's rate when not recorded."""
-    amounts = [a for a in fee_amounts(fee) if a > 0]
+    amounts = sorted(set(fee_amounts(fee)) - {0})
+    if len(amounts) > 1 or any(a < MIN_PLAUSIBLE_FEE for a in amounts):  # the record contradicts itself
+        return "Lệ phí theo quy định, cán bộ sẽ báo mức cụ thể."
     if amounts:
         per = " một trang" if "trang" in (fee or "").lower() else (" một bản" if "/bản" in (fee or "") else "")
         return f"Lệ phí {number_words(amounts[0])} đồng{per}."
