@@ -2,6 +2,8 @@
 
 import pytest
 
+from service.answers.spoken import spoken_problems
+
 pytestmark = pytest.mark.slow
 
 
@@ -51,7 +53,8 @@ def test_vague_question_asks_back_with_choices(builtin_client):
     assert body["decision"] == "clarify", body
     assert 2 <= len(body["matches"]) <= 3
     assert all("đăng ký xe" in m["name"].lower() for m in body["matches"])
-    assert body["answer_text"].startswith("Bà con muốn hỏi thủ tục nào?") and "1:" in body["answer_text"]
+    assert body["answer_text"].startswith("Bà con muốn hỏi thủ tục nào? Một là ")
+    assert " Hai là " in body["answer_text"] and spoken_problems(body["answer_text"], max_words=200) == []
 
 
 def test_limit_is_respected(builtin_client):

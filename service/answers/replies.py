@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.answers.spoken import number_words, speakable
 from service.corpus import Procedure
 from service.matching.matcher import Decision, Match
 from service.names import clip, short_name
@@ -14,9 +15,10 @@ EMPTY_VI = "Xin lỗi, tôi chưa nghe rõ. Bà con vui lòng nói lại tên th
 
 
 def clarify_text(matches: list[Match]) -> str:
-    names = [clip(short_name(m.procedure.name), 90) for m in matches]
-    options = "; ".join(f"{i}: {n}" for i, n in enumerate(names, start=1))
-    return f"Bà con muốn hỏi thủ tục nào? {options}."
+    """The choices as they are said: "Một là đăng ký khai sinh. Hai là ...", never "1: ...; 2: ..."."""
+    names = [speakable(clip(short_name(m.procedure.name), 90).rstrip("…")) for m in matches]
+    options = " ".join(f"{number_words(i).capitalize()} là {n}." for i, n in enumerate(names, start=1))
+    return f"Bà con muốn hỏi thủ tục nào? {options}"
 
 
 def answer_text(decision: Decision, matches: list[Match], top: Procedure | None) -> str:
