@@ -33,6 +33,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         grace_seconds=settings.shutdown_grace_seconds,  # streams and calls may finish
         log_config=logging_config(settings.log_format == "json"),
         header_timeout_s=settings.header_timeout_seconds,
+        max_frame_bytes=settings.stream_max_frame_bytes,
     )
     return 0 if started else 3
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     max_streams_per_client: int = Field(2, ge=1, description="streams one address may hold open at once")
     stream_first_audio_seconds: float = Field(10.0, gt=0, description="a stream that sends no audio is closed")
     stream_idle_seconds: float = Field(15.0, gt=0, description="a stream that stops sending is closed")
+    stream_max_frame_bytes: int = Field(
+        1 << 20, ge=4096, description="a bigger binary frame closes the stream (1009); uvicorn refuses larger ones"
+    )
     max_stream_seconds: float = 600.0
     max_audio_bytes: int = 10 * 2**20
     max_audio_seconds: float = Field(30.0, gt=0, description="one upload, and one utterance of a stream")
@@ -136,6 +139,8 @@ class Settings(BaseSettings):
     )
     ivr_no_input_seconds: float = Field(8.0, gt=0, description="silence after the beep before re-asking")
     ivr_max_utterance_seconds: float = Field(15.0, gt=0)
+    ivr_menu_seconds: float = Field(5.0, gt=0, description="wait for the key of the language menu")
+    ivr_choice_seconds: float = Field(6.0, gt=0, description="wait for the key that picks one of the choices")
     ivr_max_turns: int = Field(6, ge=1, description="questions per call before goodbye")
 
     log_format: Literal["json", "text"] = "json"

@@ -18,8 +18,6 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from service.channels.websocket import MAX_FRAME_BYTES
-
 log = logging.getLogger("tthc-voice")
 
 
@@ -108,12 +106,13 @@ def serve(
     grace_seconds: int,
     log_config: dict[str, object],
     header_timeout_s: float = 10.0,
+    max_frame_bytes: int = 1 << 20,
 ) -> bool:
     """Run until SIGTERM/SIGINT; False when the server never started (port taken, say)."""
     config = uvicorn.Config(
         app,
         http=_protocol_with_header_timeout(header_timeout_s),
-        ws_max_size=MAX_FRAME_BYTES + 1024,  # a bigger frame is refused by uvicorn before it is buffered
+        ws_max_size=max_frame_bytes + 1024,  # a bigger frame is refused by uvicorn before it is buffered
         host=host,
         port=port,
         log_config=log_config,

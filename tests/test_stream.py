@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from service.offline.model_prepare import packaged_vosk_model
@@ -24,6 +25,7 @@ def vosk_url(tmp_path_factory) -> Iterator[str]:
         "TTHC_MAX_STREAMS": "3",
         "TTHC_MAX_STREAMS_PER_CLIENT": "3",  # every test client is 127.0.0.1; tests/test_intake.py tests the cap
         "TTHC_CORPUS_PATH": str(BUILTIN_CORPUS),
+        "TTHC_STREAM_MAX_FRAME_BYTES": "8192",  # small, so the frame-size test needs no megabyte
     }
     with live_server(env, tmp_path_factory.mktemp("ws")) as base:
         yield base.replace("http://", "ws://") + "/v1/stream"
@@ -112,6 +114,20 @@ def test_bad_messages_get_errors_not_a_crash(vosk_url):
         ws.send('{"eof": 1}')
         assert json.loads(ws.recv())["text"] == ""
         assert json.loads(ws.recv())["match"]["decision"] == "out_of_scope"
+
+
+def test_a_frame_above_the_configured_size_closes_the_stream_with_1009(vosk_url):
+    with connect(vosk_url) as ws:
+        ws.send(b"\x00\x00" * 4096)  # exactly the limit: taken
+        assert "partial" in json.loads(ws.recv())
+        ws.send(b"\x00\x00" * 4097)
+        assert "at most 8192 bytes" in json.loads(ws.recv())["error"]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    with connect(vosk_url) as again:  # the service keeps serving
+        again.send(b"\x00\x00" * 1600)
+        assert "partial" in json.loads(again.recv())
 
 
 def test_streams_beyond_the_limit_are_refused(vosk_url):

@@ -28,9 +28,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-MAX_FRAME_BYTES = 1 << 20
-
-
 class _StreamTimeoutError(Exception):
     pass
 
@@ -114,8 +111,9 @@ async def run_stream(websocket: WebSocket, runtime: Runtime) -> None:
                 return
             if message.get("bytes") is not None:
                 frame: bytes = message["bytes"]
-                if len(frame) > MAX_FRAME_BYTES:
-                    await refuse(f"binary frames must be at most {MAX_FRAME_BYTES} bytes", code=1009)
+                if len(frame) > settings.stream_max_frame_bytes:
+                    limit = settings.stream_max_frame_bytes
+                    await refuse(f"binary frames must be at most {limit} bytes", code=1009)
                     return
                 if session is None:
                     session = open_session(engine, rate, phrase_list, settings.max_audio_seconds)

@@ -47,8 +47,6 @@ SPEECH_RMS = FRAME_SILENCE_RMS  # the same end-of-question rule as streams (meas
 END_PAUSE_S = PAUSE_SECONDS
 MIN_SPEECH_S = 0.2
 PREROLL_S = 0.3
-CHOICE_WAIT_S = 6.0
-MENU_WAIT_S = 5.0
 
 
 def beep(seconds: float = 0.25, hz: float = 1000.0) -> bytes:
@@ -254,7 +252,7 @@ class Call:
         digit = await self._play_mixed(prompts + menu)
         for _ in range(2):
             if digit is None:
-                heard = await self.listen(MENU_WAIT_S, digits_only=True)
+                heard = await self.listen(self._settings.ivr_menu_seconds, digits_only=True)
                 digit = heard.digit if heard else None
             if digit and digit.isdigit() and 1 <= int(digit) <= min(len(languages), 9):
                 self.language = languages[int(digit) - 1].code
@@ -285,7 +283,7 @@ class Call:
             items += [title_prompt_id(by_code[code].prompt_id), f"sys-press-{number}"]
         digit = await self._play_mixed(items)
         if digit is None:
-            heard = await self.listen(CHOICE_WAIT_S, digits_only=True)
+            heard = await self.listen(self._settings.ivr_choice_seconds, digits_only=True)
             digit = heard.digit if heard else None
         if digit and digit.isdigit() and 1 <= int(digit) <= len(codes):
             return codes[int(digit) - 1]
