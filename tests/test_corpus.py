@@ -109,3 +109,17 @@ def test_service_refuses_to_start_on_invalid_corpus(tmp_path: Path):
     )
     assert env_run.returncode == 2
     assert "line 1: answer_vi" in env_run.stderr
+
+
+def test_every_text_of_the_shipped_corpus_has_precomposed_tone_marks() -> None:
+    """Decomposed marks (NFD) print and search as other letters; the importer writes NFC only."""
+    import unicodedata
+
+    from service.offline.importer import convert_row
+
+    lines = Settings().corpus_path.read_text(encoding="utf-8").splitlines()
+    decomposed = [n for n, line in enumerate(lines, start=1) if unicodedata.normalize("NFC", line) != line]
+    assert decomposed == []
+    nfd = unicodedata.normalize("NFD", "Đăng ký khai sinh")
+    proc = convert_row({"code": "1.001193", "name": nfd, "field": unicodedata.normalize("NFD", "Hộ tịch")})
+    assert proc.name == "Đăng ký khai sinh" and proc.field == "Hộ tịch"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -411,8 +412,20 @@ def prompt_id_for(code: str) -> str:
     return "p-" + code.replace(".", "-")
 
 
+def _nfc(value: Any) -> Any:
+    """Precomposed tone marks everywhere: the portal mixes in decomposed text (17 fields alone)."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, list):
+        return [_nfc(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nfc(v) for k, v in value.items()}
+    return value
+
+
 def convert_row(row: dict[str, Any]) -> Procedure:
     """One portal row (national or catalogue shape) -> a Procedure."""
+    row = _nfc(row)
     code = str(row["code"]).strip()
     name = re.sub(r"\s+", " ", str(row["name"])).strip()
     level = row.get("level") or ("Cấp xã" if "cấp xã" in str(row.get("agency") or "").lower() else "Chưa rõ cấp")
