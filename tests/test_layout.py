@@ -58,12 +58,14 @@ def _type_checking_block(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
-def _imports(tree: ast.AST) -> set[str]:
+def _imports(tree: ast.AST, *, annotations: bool = False) -> set[str]:
+    """The `service.*` modules a tree imports, function-level imports included; type-only ones
+    (under `if TYPE_CHECKING:`) only with `annotations`."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if _type_checking_block(child):
+            if _type_checking_block(child) and not annotations:
                 continue
             if isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
                 if child.module.startswith("service."):
@@ -123,17 +125,6 @@ def test_nothing_the_server_runs_imports_the_offline_tools() -> None:
         assert not offline, f"{module} imports offline tools {offline}"
 
 
-def _all_service_imports(path: Path) -> set[str]:
-    """Every `service.*` module a file imports, type-only and function-level imports included."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("service"):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("service."))
-    return found
-
-
 def test_every_service_import_names_a_module_that_exists() -> None:
     """mypy skips modules it cannot find (ignore_missing_imports), so a stale path after a move would pass it."""
     root = SERVICE.parent
@@ -141,7 +132,7 @@ def test_every_service_import_names_a_module_that_exists() -> None:
     files += [*(root / "scripts").glob("*.py")]
     missing = {}
     for path in files:
-        for module in _all_service_imports(path):
+        for module in _imports(ast.parse(path.read_text(encoding="utf-8")), annotations=True):
             base = root.joinpath(*module.split("."))
             if not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
                 missing.setdefault(module, []).append(str(path.relative_to(root)))

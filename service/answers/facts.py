@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.answers.spoken import MONEY, number_words, spoken_problems
+from service.answers.spoken import money_amounts, number_words, spoken_problems
 from service.corpus import CorpusError, Procedure
 
 LINT_MAX_WORDS = 60  # hard bound for any answer; the composer aims at 45
@@ -21,7 +21,6 @@ _NUMBER_WORDS = frozenset(
     ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín", "mười", "mươi", "mốt", "lăm")
     + ("tư", "lẻ", "linh", "trăm", "nghìn", "ngàn", "triệu", "tỷ")
 )
-_DURATION_UNIT = re.compile(r"^(ngày làm việc|ngày|tháng|giờ)\b")
 
 
 def _spoken_numbers_before(text: str, unit: re.Pattern[str]) -> list[str]:
@@ -36,10 +35,6 @@ def _spoken_numbers_before(text: str, unit: re.Pattern[str]) -> list[str]:
             if j < i:
                 found.append(" ".join(words[j:i]))
     return found
-
-
-def record_amounts(fee: str | None) -> set[int]:
-    return {int(re.sub(r"[.,]", "", m)) for m in MONEY.findall(fee or "")}
 
 
 def record_numbers(text: str | None) -> set[int]:
@@ -73,7 +68,7 @@ def _time_problem(proc: Procedure) -> str | None:
 
 
 def _fee_problem(proc: Procedure) -> str | None:
-    amounts = {a for a in record_amounts(proc.fee) if a > 0}
+    amounts = money_amounts(proc.fee or "") - {0}
     allowed = {number_words(a) for a in amounts}
     for said in _spoken_numbers_before(proc.answer_vi, re.compile(r"^đồng\b")):
         if said not in allowed:

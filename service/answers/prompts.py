@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from service.answers.languages import LanguageRegistry
-from service.answers.spoken import speakable
+from service.answers.spoken import number_words, speakable
 from service.corpus import Corpus
 from service.names import clip, short_name
 from service.params import LANGUAGE_PATTERN
@@ -64,10 +64,7 @@ SYSTEM_PROMPTS: dict[str, tuple[PromptKind, str]] = {
         "Câu trả lời này chưa được ghi âm bằng tiếng của bà con. Xin nghe bằng tiếng Việt.",
     ),
     "sys-unavailable": (PromptKind.SYSTEM, "Máy đang bận, mời bà con gặp cán bộ một cửa."),
-    **{
-        f"sys-press-{digit}": (PromptKind.SYSTEM, f"bấm phím {word}.")
-        for digit, word in enumerate(["không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín"])
-    },
+    **{f"sys-press-{digit}": (PromptKind.SYSTEM, f"bấm phím {number_words(digit)}.") for digit in range(10)},
 }
 
 
@@ -78,6 +75,11 @@ FIRST_TO_RECORD = (NOT_RECORDED_PROMPT,)
 
 def title_prompt_id(prompt_id: str) -> str:
     return f"{prompt_id}-title"
+
+
+def spoken_title(name: str) -> str:
+    """A procedure's short name as its title prompt says it, and as asking back reads the choices."""
+    return speakable(clip(short_name(name), 90).rstrip("…"))
 
 
 def language_prompt_id(code: str) -> str:
@@ -96,10 +98,7 @@ def prompt_texts(
     texts: dict[str, tuple[PromptKind, str]] = {}
     for proc in corpus.procedures:
         texts[proc.prompt_id] = (PromptKind.ANSWER, speakable(proc.answer_vi))
-        texts[title_prompt_id(proc.prompt_id)] = (
-            PromptKind.TITLE,
-            speakable(clip(short_name(proc.name), 90).rstrip("…")),
-        )
+        texts[title_prompt_id(proc.prompt_id)] = (PromptKind.TITLE, spoken_title(proc.name))
     for prompt_id, label in (tile_names or {}).items():
         texts[prompt_id] = (PromptKind.TITLE, label)
     texts.update(SYSTEM_PROMPTS)

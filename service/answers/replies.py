@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from service.answers.spoken import number_words, speakable
+from service.answers.prompts import spoken_title
+from service.answers.spoken import number_words
 from service.corpus import Procedure
 from service.matching.matcher import Decision, Match
-from service.names import clip, short_name
 
 OUT_OF_SCOPE_VI = (
     "Xin lỗi, câu hỏi này không thuộc các thủ tục mà xã giải quyết hoặc chưa có trong danh mục. "
@@ -16,7 +16,7 @@ EMPTY_VI = "Xin lỗi, tôi chưa nghe rõ. Bà con vui lòng nói lại tên th
 
 def clarify_text(matches: list[Match]) -> str:
     """The choices as they are said: "Một là đăng ký khai sinh. Hai là ...", never "1: ...; 2: ..."."""
-    names = [speakable(clip(short_name(m.procedure.name), 90).rstrip("…")) for m in matches]
+    names = [spoken_title(m.procedure.name) for m in matches]
     options = " ".join(f"{number_words(i).capitalize()} là {n}." for i, n in enumerate(names, start=1))
     return f"Bà con muốn hỏi thủ tục nào? {options}"
 

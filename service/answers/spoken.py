@@ -100,6 +100,13 @@ _ABBREVIATION = re.compile(
 _NUMBER = r"\d{1,3}(?:[.,]\d{3})+|\d+"
 # An amount of money as the portal writes it: "10,000 VNĐ", "2.000đ", "400,000 Việt Nam Đồng".
 MONEY = re.compile(rf"({_NUMBER})\s*(?:VNĐ|VND|Việt Nam Đồng|đồng|đ)(?![\wÀ-ỹ])", re.IGNORECASE)
+
+
+def money_amounts(text: str) -> set[int]:
+    """Every amount of money a text names, in đồng ("10,000 VNĐ" and "10.000 đồng" are one)."""
+    return {_int(m) for m in MONEY.findall(text)}
+
+
 _DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 _MONTH_YEAR = re.compile(r"\b(\d{1,2})/(\d{4})\b")
 _PERCENT = re.compile(rf"({_NUMBER})(?:[.,](\d+))?\s*%")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from service.answers.spoken import MAX_ANSWER_WORDS, MONEY, number_words, speakable, spoken_problems
+from service.answers.spoken import MAX_ANSWER_WORDS, money_amounts, number_words, speakable, spoken_problems
 from service.corpus import CODE_PATTERN, Document, Procedure
 from service.matching.textnorm import fold
 from service.names import clip, short_name
@@ -179,10 +179,6 @@ def _processing_time(row: dict[str, Any]) -> str | None:
 _FEE_CITATION = re.compile(r"\((?:theo|quy định|căn cứ)[^)]*\)", re.IGNORECASE)
 
 
-def _amounts(text: str) -> set[int]:
-    return {int(re.sub(r"[.,]", "", m)) for m in MONEY.findall(text)}
-
-
 def _fee(row: dict[str, Any]) -> str | None:
     """The fee paid at the desk: the direct channel's part of the record's text.
 
@@ -198,7 +194,7 @@ def _fee(row: dict[str, Any]) -> str | None:
         value = direct.group(1)
     value = _FEE_CITATION.sub("", value)
     head, _, note = value.partition("(")
-    if not _amounts(note) - _amounts(head):
+    if not money_amounts(note) - money_amounts(head):
         value = head
     value = re.sub(r"^(Trực tiếp|Trực tuyến|Dịch vụ bưu chính)\s*:\s*", "", value.strip())
     return clip(value, 200) or None
@@ -352,17 +348,12 @@ def time_sentence(processing_time: str | None) -> str:
     return "Cán bộ sẽ hẹn ngày trả kết quả."
 
 
-def fee_amounts(fee: str | None) -> list[int]:
-    """Every amount of money the record's fee names, in đồng."""
-    return [int(re.sub(r"[.,]", "", m)) for m in MONEY.findall(fee or "")]
-
-
 MIN_PLAUSIBLE_FEE = 1000  # đồng; "135 VNĐ" in a record is a cut "135.000"
 
 
 def fee_sentence(fee: str | None) -> str:
     """How much: the recorded amount in words, free, or the province's rate when not recorded."""
-    amounts = sorted(set(fee_amounts(fee)) - {0})
+    amounts = sorted(money_amounts(fee or "") - {0})
     if len(amounts) > 1 or any(a < MIN_PLAUSIBLE_FEE for a in amounts):  # the record contradicts itself
         return "Lệ phí theo quy định, cán bộ sẽ báo mức cụ thể."
     if amounts:
@@ -387,10 +378,9 @@ def compose_answer(
     short = speakable(short_name(proc_name))
     if len(short.split()) > 12:  # the head of a long name: "..., trừ trường hợp ..." is for the desk
         short = re.split(r"[,;]| đối với | trong trường hợp | theo ", short)[0].strip()
-    if len(short.split()) <= 12 and not spoken_problems(short + "."):
-        where = f"Để {short}, bà con đến {office}."
-    else:
-        where = f"Bà con đến {office}."
+    plain = f"Bà con đến {office}."
+    named = len(short.split()) <= 12 and not spoken_problems(short + ".")
+    where = f"Để {short}, bà con đến {office}." if named else plain
     tail = [time_sentence(processing_time), fee_sentence(fee)]
     papers = document_phrases(docs)
     while True:
@@ -400,12 +390,10 @@ def compose_answer(
             return answer
         if len(papers) > 2:
             papers = papers[:-1]
-        elif where != f"Bà con đến {office}.":
-            where = f"Bà con đến {office}."
+        elif where != plain:
+            where = plain
         else:
-            papers = []
-            answer = " ".join([where, NO_PAPERS, *tail])
-            return answer
+            return " ".join([where, NO_PAPERS, *tail])
 
 
 def prompt_id_for(code: str) -> str:
