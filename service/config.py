@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     vietasr_level_dbfs: float | None = Field(
         -20.0, le=0.0, description="viet-asr: gain each upload or utterance to this RMS level first; null: off"
     )
+    asr_one_word_voiced_seconds: float = Field(
+        1.5,
+        gt=0.0,
+        description="nothing or one syllable heard from this much speech: ask again instead of matching it",
+    )
     vosk_model: str = "vosk-model-small-vn-0.4"  # folder under models_dir, or an absolute path
     vosk_grammar: bool = False  # restrict Vosk to corpus phrases (+ "[unk]"); free speech is safer
     whisper_model: str = "whisper-base-ct2"

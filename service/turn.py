@@ -88,6 +88,8 @@ def take_turn(
     """
     channel = Channel(channel)
     text = question.strip()
+    if heard is not None and heard.too_little(lookup.settings.asr_one_word_voiced_seconds):
+        text = ""  # one stray syllable out of seconds of speech: the engine lost the question
     if text:
         result = lookup.search(text, limit)
         decision, confidence, normalized = result.decision, result.confidence, result.normalized.accented

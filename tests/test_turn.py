@@ -59,6 +59,23 @@ def test_take_turn_answers_asks_back_and_asks_again_when_nothing_was_heard(site_
     assert (empty.entry.input, empty.entry.asr_engine, empty.entry.call_id) == ("speech", "whisper", "c1")
 
 
+def test_one_syllable_out_of_seconds_of_speech_is_asked_again_not_matched(site_client):
+    lookup = site_client.app.state.runtime.lookup
+    limit = lookup.settings.asr_one_word_voiced_seconds
+    started = time.perf_counter()
+    said_briefly = Transcript("hôn", "vietasr", 0.0, 2.0, 0.2, voiced_s=0.4)  # someone said one word
+    matched = take_turn(lookup, "hôn", language="vi", channel="web", limit=5, started=started, heard=said_briefly)
+    assert matched.prompt_id != "sys-not-understood" and matched.choices  # a short word is still looked up
+    lost = Transcript("hôn", "vietasr", 0.0, 6.0, 0.9, voiced_s=limit + 1.0)  # seconds of speech, one syllable out
+    again = take_turn(lookup, "hôn", language="vi", channel="web", limit=5, started=started, heard=lost)
+    assert again.prompt_id == "sys-not-understood" and again.choices == [] and again.answer_code is None
+    assert again.entry.text == "hôn"  # the log keeps what was heard
+    unknown = Transcript("hôn", "stream", 0.0, 6.0, 0.9)  # no voiced measure: no guard
+    assert take_turn(lookup, "hôn", language="vi", channel="web", limit=5, started=started, heard=unknown).choices
+    two = Transcript("kết hôn", "vietasr", 0.0, 6.0, 0.9, voiced_s=limit + 1.0)
+    assert take_turn(lookup, "kết hôn", language="vi", channel="web", limit=5, started=started, heard=two).choices
+
+
 def test_every_channel_gives_the_same_reply_to_the_same_spoken_question(site_client, tmp_path):
     wav = espeak("đăng ký kết hôn", tmp_path / "q.wav", speed=120)
     pcm16k = convert(wav, tmp_path / "q.raw", "-f", "s16le", "-ar", "16000", "-ac", "1").read_bytes()

@@ -19,9 +19,10 @@ import pytest
 import soxr
 from websockets.sync.client import connect
 
+from service.config import Settings
 from service.offline.asr_eval import error_counts, evaluate_asr, mulaw_round_trip
 from service.speech.asr import VietAsrTranscriber
-from service.speech.audio import Pcm, decode_audio
+from service.speech.audio import Pcm, decode_audio, voiced_seconds
 from tests.conftest import BUILTIN_CORPUS, needs_shared
 from tests.server import live_server
 
@@ -74,6 +75,25 @@ def test_real_speech_is_transcribed_accurately_and_fast(engine, clips):
     assert wer < 0.35, f"WER {wer:.3f} on 15 real clips"  # measured 0.2 here; Whisper base: 0.6
     rtf = sum(r.elapsed_s for _, r in results) / sum(r.duration_s for _, r in results)
     assert rtf < 0.5, f"real-time factor {rtf:.2f}"
+
+
+def test_voiced_seconds_tell_one_spoken_word_from_a_sentence():
+    """The one-syllable guard's measure, on real speech: an isolated word against read sentences."""
+    root = needs_shared("speech")
+    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    words = [r for r in rows if len(r["transcript"].split()) == 1][:20]
+    sentences = [r for r in rows if r["file"].startswith("vivos") and len(r["transcript"].split()) >= 8][:20]
+    limit = Settings().asr_one_word_voiced_seconds
+
+    def voiced(row: dict) -> float:
+        pcm = decode_audio((root / row["file"]).read_bytes(), None, max_seconds=120)
+        return voiced_seconds(pcm.samples, pcm.sample_rate)
+
+    word_most = max(voiced(r) for r in words)
+    sentence_seconds = sorted(voiced(r) for r in sentences)
+    assert word_most < limit / 2  # a word lasts well under the guard's limit: it never asks a word again
+    assert sentence_seconds[0] > 2 * word_most  # every sentence is far longer than any word
+    assert sentence_seconds[len(sentence_seconds) // 2] > limit  # most sentences reach the limit
 
 
 def test_telephone_audio_at_8k_is_taken_as_it_is(engine, clips):
@@ -202,3 +222,18 @@ def test_mulaw_round_trip_keeps_speech_and_loses_a_little():
     error = np.abs(back.astype(np.int32) - tone).max()
     assert 0 < error < 700  # 8-bit companding: a few per cent at this level, never silence
     assert np.corrcoef(back, tone)[0, 1] > 0.999
+
+
+def test_mulaw_round_trip_is_the_g711_table():
+    """Checked against Python's own G.711 codec (audioop, in the standard library until 3.13)."""
+    audioop = pytest.importorskip("audioop")
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    ours = mulaw_round_trip(every)
+    reference = np.frombuffer(audioop.ulaw2lin(audioop.lin2ulaw(every.tobytes(), 2), 2), dtype=np.int16)
+    assert len(np.unique(ours)) == len(np.unique(reference)) == 255
+    assert set(np.unique(ours)) == set(np.unique(reference))
+    assert np.array_equal(ours[every >= 0], reference[every >= 0])
+    # negative samples at a segment edge may round to the neighbouring level (audioop floors a 14-bit shift)
+    levels = np.sort(np.unique(reference))
+    step = np.abs(np.searchsorted(levels, ours[every < 0]) - np.searchsorted(levels, reference[every < 0]))
+    assert step.max() <= 1 and (step > 0).sum() < 400  # 381 of 32,768

@@ -20,16 +20,21 @@ from service.matching.textnorm import clean
 from service.speech.asr import Transcriber
 from service.speech.audio import AudioError, Pcm, decode_audio
 
-_MU = 255.0
+_ULAW_BIAS = 0x84
+_ULAW_CLIP = 32635
 
 
 def mulaw_round_trip(samples: np.ndarray) -> np.ndarray:
-    """int16 -> 8-bit mu-law -> int16: the continuous mu=255 curve, close to G.711's
-    segmented table but not bit-exact with it; the loss a telephone line adds."""
-    x = np.clip(samples.astype(np.float64) / 32768.0, -1.0, 1.0)
-    code = np.round(np.sign(x) * np.log1p(_MU * np.abs(x)) / np.log1p(_MU) * 127.0)  # 8-bit companded
-    y = np.sign(code) * np.expm1(np.abs(code) / 127.0 * np.log1p(_MU)) / _MU
-    out: np.ndarray = np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
+    """int16 -> G.711 mu-law -> int16: the segmented table of the standard, encoded the way
+    Asterisk's 16-bit encoder does (bias 0x84, clip 32635); the loss a telephone line adds.
+    Python's audioop gives the same 255 levels and the same codes for every sample >= 0."""
+    x = samples.astype(np.int32)
+    negative = x < 0
+    magnitude = np.minimum(np.abs(x), _ULAW_CLIP) + _ULAW_BIAS
+    exponent = np.frexp((magnitude >> 7).astype(np.float64))[1] - 1  # segment 0..7
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    linear = (((mantissa << 3) + _ULAW_BIAS) << exponent) - _ULAW_BIAS
+    out: np.ndarray = np.where(negative, -linear, linear).astype(np.int16)
     return out
 
 

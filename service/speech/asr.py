@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from service.speech.audio import Pcm, normalise_level, rate_from_mfcc_conf
+from service.speech.audio import Pcm, normalise_level, rate_from_mfcc_conf, voiced_seconds
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,20 @@ class Transcript:
     duration_s: float
     elapsed_s: float
     words: list[Word] = field(default_factory=list)
+    voiced_s: float | None = None  # seconds at speech level in what the engine decoded; None: not measured
 
     @property
     def rtf(self) -> float:
         return self.elapsed_s / self.duration_s if self.duration_s else 0.0
+
+    def too_little(self, voiced_seconds_for_one_word: float) -> bool:
+        """Nothing or one syllable out of seconds of speech: the engine lost the question.
+
+        Matching one stray syllable ("sinh", "đất") gives a confident wrong answer, so the
+        turn asks the caller to say it again instead (docs/speech.md has the measurement).
+        """
+        lost = self.voiced_s is not None and self.voiced_s >= voiced_seconds_for_one_word
+        return lost and len(self.text.split()) <= 1
 
 
 class Transcriber(Protocol):
@@ -108,7 +118,8 @@ class WhisperTranscriber:
             logprobs.append(seg.avg_logprob)
         text = collapse_repetitions(" ".join(t for t in texts if t))
         confidence = float(math.exp(float(np.mean(logprobs)))) if logprobs else 0.0
-        return Transcript(text, self.name, confidence, pcm.duration_s, time.perf_counter() - t0)
+        voiced = voiced_seconds(pcm.samples, pcm.sample_rate)
+        return Transcript(text, self.name, confidence, pcm.duration_s, time.perf_counter() - t0, voiced_s=voiced)
 
 
 # ---------------------------------------------------------------- viet-asr
@@ -149,12 +160,13 @@ class VietAsrTranscriber:
     def transcribe(self, pcm: Pcm) -> Transcript:
         t0 = time.perf_counter()
         samples = np.ascontiguousarray(pcm.samples, dtype=np.int16)
+        voiced = voiced_seconds(samples, pcm.sample_rate)
         if self._level_dbfs is not None:  # quiet recordings come back empty without it (docs/speech.md)
             samples = normalise_level(samples, self._level_dbfs)
         with self.session(pcm.sample_rate) as session:
             session.accept(samples)
             text = " ".join(session.final().text.split())  # segments come back one per line
-        return Transcript(text, self.name, 0.0, pcm.duration_s, time.perf_counter() - t0)  # no confidences
+        return Transcript(text, self.name, 0.0, pcm.duration_s, time.perf_counter() - t0, voiced_s=voiced)
 
 
 # ---------------------------------------------------------------- Vosk
@@ -236,4 +248,5 @@ class VoskTranscriber:
         ]
         text = " ".join(r.get("text", "") for r in results if r.get("text")).strip()
         confidence = float(np.mean([w.conf for w in words])) if words else 0.0
-        return Transcript(text, self.name, confidence, pcm.duration_s, time.perf_counter() - t0, words)
+        voiced = voiced_seconds(pcm.samples, pcm.sample_rate)
+        return Transcript(text, self.name, confidence, pcm.duration_s, time.perf_counter() - t0, words, voiced)
