@@ -5,7 +5,7 @@
 In one run, on the same clips: viet-asr as the service runs it (a session per clip, level
 gain to -20 dBFS), the same without the gain, plain
 `vietasr.Pipeline.preset("transcribe").transcribe(samples)` as its package documents, both
-again through an 8 kHz mu-law telephone line, and Whisper base. Prints WER, CER, RTF,
+again through an 8 kHz G.711 mu-law telephone line, and Whisper base. Prints WER, CER, RTF,
 latency, empty outputs and WER per source. Decisions about engines and settings are made
 on this real speech, never on espeak-ng's synthetic voice.
 """
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-whisper", action="store_true")
     parser.add_argument("--no-telephone", action="store_true")
+    parser.add_argument("--no-ungained", action="store_true", help="leave out viet-asr without the level gain")
     parser.add_argument("--json", type=Path, help="also write the full reports here")
     args = parser.parse_args()
     if not args.manifest.is_file():
@@ -62,6 +63,8 @@ def main() -> None:
         ("viet-asr (service, no gain)", VietAsrTranscriber(level_dbfs=None), False),
         ("viet-asr (plain)", PlainVietAsr(), False),
     ]
+    if args.no_ungained:
+        runs = [run for run in runs if "no gain" not in run[0]]
     if not args.no_telephone:
         runs += [
             ("viet-asr (service), telephone", VietAsrTranscriber(), True),
