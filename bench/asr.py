@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Server  # noqa: E402
 from service.offline.model_prepare import packaged_vosk_model, prepare_whisper_model  # noqa: E402
-from service.speech.asr import VietAsrTranscriber, VoskTranscriber, WhisperTranscriber  # noqa: E402
+from service.speech.asr import Transcriber, VietAsrTranscriber, VoskTranscriber, WhisperTranscriber  # noqa: E402
 from service.speech.audio import decode_audio  # noqa: E402
 
 SENTENCES = [
@@ -66,10 +66,11 @@ def clips(n: int, tmp: Path) -> list[bytes]:
 
 def engine_rtf(audio: list[bytes], tmp: Path) -> list[tuple[str, float, float]]:
     rows = []
-    for name, engine in [
+    engines: list[tuple[str, Transcriber]] = [
         ("viet-asr (vi)", VietAsrTranscriber()),
         ("whisper base int8 (vi)", WhisperTranscriber(prepare_whisper_model(ROOT / "models"))),
-    ]:
+    ]
+    for name, engine in engines:
         total_audio = total_time = 0.0
         for data in audio:
             result = engine.transcribe(decode_audio(data, None, max_seconds=60))
@@ -89,7 +90,7 @@ def engine_rtf(audio: list[bytes], tmp: Path) -> list[tuple[str, float, float]]:
 _RSS_PROBE = """
 import sys
 from service.speech.audio import decode_audio
-from service.speech.asr import VietAsrTranscriber, VoskTranscriber, WhisperTranscriber
+from service.speech.asr import Transcriber, VietAsrTranscriber, VoskTranscriber, WhisperTranscriber
 from service.offline.model_prepare import packaged_vosk_model, prepare_whisper_model
 from pathlib import Path
 name, clip = sys.argv[1], Path(sys.argv[2])

@@ -54,7 +54,7 @@ def run_case(engine: VietAsrTranscriber, a: np.ndarray, b: np.ndarray, gap: floa
     second_starts = (len(a) + int(gap * RATE)) / RATE
     speech_end = second_starts + len(b) / RATE
     fired: dict[str, float | None] = {"rms 0.8 s": None, "engine endpoint": None}
-    stable = {0.8: None, 1.2: None}
+    stable: dict[float, float | None] = {0.8: None, 1.2: None}
     pause = PauseDetector()
     last_text, changed_at = "", 0.0
     with engine.session(RATE) as session:

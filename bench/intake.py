@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -94,6 +95,10 @@ def main() -> None:
         }
     )
     proc = psutil.Process(server.proc.pid)
+
+    def post_upload(url: str, data: bytes, ctype: str) -> httpx.Response:
+        return httpx.post(url, content=data, headers={"content-type": ctype}, timeout=600)
+
     print("| upload | bytes | status | seconds | peak growth MiB | after MiB | service RSS before MiB |")
     print("|---|---|---|---|---|---|---|")
     try:
@@ -101,12 +106,7 @@ def main() -> None:
             time.sleep(1)
             before = tree_rss(proc)
             started = time.perf_counter()
-            res, peak = peak_during(
-                proc,
-                lambda data=data, ctype=ctype: httpx.post(
-                    f"{server.base}/v1/query", content=data, headers={"content-type": ctype}, timeout=600
-                ),
-            )
+            res, peak = peak_during(proc, partial(post_upload, f"{server.base}/v1/query", data, ctype))
             elapsed = time.perf_counter() - started
             time.sleep(1)
             after = tree_rss(proc)

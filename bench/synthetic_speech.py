@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 from service.config import Settings  # noqa: E402
 from service.corpus import load_corpus  # noqa: E402
 from service.lookup import build_transcriber  # noqa: E402
-from service.offline.asr_eval import clean, error_counts  # noqa: E402
+from service.matching.textnorm import clean  # noqa: E402
+from service.offline.asr_eval import error_counts  # noqa: E402
 from service.speech.audio import decode_audio  # noqa: E402
 
 
