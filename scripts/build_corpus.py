@@ -6,6 +6,8 @@
 The portal gives the facts (codes, names, documents, time, fee); scripts/curation.py gives
 the words people use, and scripts/answers.jsonl the spoken answers written by hand (one JSON
 object a line: code, answer, and `essential` for the services every commune must speak).
+Beside the corpus it writes referrals.jsonl: the citizen-facing procedures done elsewhere,
+each with the office that does them (service/matching/referrals.py).
 Every other answer is composed from the record (service/offline/importer.py).
 """
 
@@ -23,7 +25,7 @@ import json  # noqa: E402
 from scripts.curation import ALIASES  # noqa: E402
 from scripts.merge_aliases import read_colloquial, with_colloquial  # noqa: E402
 from service.corpus import write_corpus  # noqa: E402
-from service.offline.importer import import_procedures  # noqa: E402
+from service.offline.importer import import_procedures, import_referrals, write_referrals  # noqa: E402
 
 WRITTEN_ANSWERS = Path(__file__).resolve().parent / "answers.jsonl"
 
@@ -65,6 +67,9 @@ def main() -> None:
         proc = proc.model_copy(update=update) if update else proc
         curated.append(with_colloquial(proc, colloquial.get(proc.code, [])))
     write_corpus(curated, args.out)
+    referrals = import_referrals(args.sources, set(by_code))
+    write_referrals(referrals, args.out.with_name("referrals.jsonl"))
+    logging.info("wrote %d procedures done elsewhere, with their offices, to referrals.jsonl", len(referrals))
     logging.info(
         "wrote %d procedures (%d with curated aliases, %d answers written by hand) to %s",
         len(curated),

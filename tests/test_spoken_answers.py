@@ -152,6 +152,11 @@ def test_the_composer_keeps_to_the_facts_and_never_cuts_a_word() -> None:
         ("Phòng Kinh tế, Hạ tầng và Đô thị", "Bộ phận một cửa của xã"),  # district work went to the commune
         ("Sở Giáo dục và Đào tạo tỉnh Bắc Ninh", "Sở Giáo dục và Đào tạo của tỉnh"),
         ("Ban chỉ huy quân sự cấp Xã", "Ban chỉ huy quân sự xã"),
+        ("Sở Tài nguyên và Môi trường", "Sở Tài nguyên và Môi trường của tỉnh"),  # "môi trường" is no school
+        ("Trường Đại học Y Hà Nội", "nhà trường"),
+        ("Cục Quản lý chất lượng và Phát triển thị trường", "Bộ phận một cửa của tỉnh"),
+        ("Sở Nội Vụ TP. Hà Nội", "Sở Nội vụ của tỉnh"),
+        ("Sở Tài chính các tỉnh, thành phố", "Sở Tài chính của tỉnh"),
     ],
 )
 def test_the_office_is_the_records_agency_in_todays_terms(agency: str, office: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from service.answers.spoken import MAX_ANSWER_WORDS, money_amounts, number_words, speakable, spoken_problems
 from service.corpus import CODE_PATTERN, Document, Procedure
+from service.matching.referrals import Referral
 from service.matching.textnorm import fold
 from service.names import clip, short_name
 
@@ -254,7 +255,10 @@ def is_essential(name: str) -> bool:
     return any(p.search(lowered) for p in _ESSENTIAL_PATTERNS)
 
 
-_PROVINCE_SUFFIX = re.compile(r"\s*(?:-\s*)?(?:tỉnh|thành phố)\s+[A-ZĐÀ-Ỹ][\wÀ-ỹ ]*$", re.IGNORECASE)
+_PROVINCE_SUFFIX = re.compile(
+    r"\s*(?:-\s*)?(?:(?:tỉnh|thành phố)\s+[A-ZĐÀ-Ỹ][\wÀ-ỹ ]*|các tỉnh(?:, thành phố)?|TP\.?|thành phố)$", re.IGNORECASE
+)
+_SCHOOL = re.compile(r"cơ sở giáo dục|(?<!môi )(?<!thị )\btrường\b")  # not "môi trường", "thị trường"
 
 
 def office_phrase(level: str, agency: str) -> str:
@@ -278,11 +282,12 @@ def office_phrase(level: str, agency: str) -> str:
         return "Bộ phận một cửa của xã hoặc Văn phòng đăng ký đất đai" if commune else "Văn phòng đăng ký đất đai"
     if commune or "huyện" in a or "phòng kinh tế" in a:
         return "Bộ phận một cửa của xã"
-    if "cơ sở giáo dục" in a or "trường" in a:
+    if _SCHOOL.search(a):
         return "nhà trường"
     department = re.search(r"\bSở [A-ZĐÀ-Ỹ][^,;.]*", agency)
     if department:
         name = _PROVINCE_SUFFIX.sub("", department.group(0).split(" - ")[0]).strip()
+        name = re.sub(r"\bVụ\b", "vụ", name)  # "Sở Nội Vụ" as the portal sometimes writes it
         if len(name.split()) <= 8:
             return f"{name} của tỉnh"
     return "Bộ phận một cửa của tỉnh"
@@ -439,6 +444,59 @@ def convert_row(row: dict[str, Any]) -> Procedure:
         legal_basis=_legal_basis(row),
         source_url=row.get("source_url"),
     )
+
+
+_FIRST_BODY = re.compile(r"^[^;,.(]+")
+
+
+def referral_office(level: str, agency: str) -> str:
+    """Where a procedure done elsewhere is done. A central body's own procedures are not at
+    the province's desk: the record's first named body is said instead, when it is short."""
+    office = office_phrase(level, agency)
+    if office != "Bộ phận một cửa của tỉnh" or "tỉnh" in level.lower():
+        return office
+    first = _FIRST_BODY.match(agency.strip())
+    body = first.group(0).strip() if first else ""
+    return body if 2 <= len(body.split()) <= 10 else office
+
+
+def import_referrals(sources: list[Path], commune_codes: set[str]) -> list[Referral]:
+    """Citizen-facing procedures the commune desk does not do, each with the office that does.
+
+    The first source that has a code wins, as for the corpus. Names that fold to the same
+    text are kept once; a record whose office would be the commune's own desk is left out,
+    since sending the citizen back to the desk helps nobody.
+    """
+    out: dict[str, Referral] = {}
+    seen_codes: set[str] = set(commune_codes)
+    for source in sources:
+        for row in read_jsonl(source):
+            code = str(row.get("code") or "")
+            name = unicodedata.normalize("NFC", str(row.get("name") or "")).strip()
+            if not CODE_PATTERN.match(code) or code in seen_codes or not name:
+                continue
+            seen_codes.add(code)
+            if in_commune_scope(row) or _BUSINESS_NAME.search(name):
+                continue
+            users = row.get("target_users")
+            if users and not _PERSON_USERS.search(str(users)):
+                continue
+            level = str(row.get("level") or "")
+            office = referral_office(level, unicodedata.normalize("NFC", str(row.get("agency") or "")))
+            if "của xã" in office:
+                continue
+            short = clip(short_name(name), 120).rstrip("…")
+            short = short[:1].upper() + short[1:]
+            key = fold(short.lower())
+            if key not in out:
+                field = unicodedata.normalize("NFC", str(row.get("field") or ""))
+                out[key] = Referral(code=code, name=short, office=office, field=field)
+    return sorted(out.values(), key=lambda r: r.code)
+
+
+def write_referrals(referrals: Iterable[Referral], path: Path) -> None:
+    lines = [r.model_dump_json() for r in referrals]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
