@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "corpus" / "lexicon.jsonl", description="everyday words -> official terms; null: none"
     )
     restore_accents: bool = Field(True, description="put tone marks back on questions typed without them")
+    referrals_path: Path | None = Field(
+        None, description="procedures done elsewhere, with their office; default: referrals.jsonl beside the corpus"
+    )
+    refer_elsewhere: bool = Field(True, description="tell where to go when a procedure done elsewhere fits better")
     preferred_codes: list[str] = Field(
         default_factory=list, description="the province's own code for a procedure published by several provinces"
     )
@@ -153,6 +157,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def referrals_file(self) -> Path:
+        return self.referrals_path or self.corpus_path.with_name("referrals.jsonl")
 
     @property
     def life_events_file(self) -> Path:

@@ -17,6 +17,7 @@ from service.corpus import Corpus, load_corpus
 from service.matching.embedding import Embedder, load_embedder
 from service.matching.lexicon import load_lexicon
 from service.matching.matcher import Matcher, SearchResult, procedure_phrases
+from service.matching.referrals import ReferralIndex, load_referrals
 from service.speech.asr import (
     EngineUnavailableError,
     Transcriber,
@@ -58,6 +59,7 @@ def build_matcher(settings: Settings, corpus: Corpus, embedder: Embedder | None 
             restore_accents=settings.restore_accents,
             preferred_codes=tuple(settings.preferred_codes),
             fuzzy_workers=settings.fuzzy_threads,
+            referrals=ReferralIndex(load_referrals(settings.referrals_file)) if settings.refer_elsewhere else None,
         )
     limit_native_threads(settings.blas_threads)  # again: building loaded more native libraries
     return matcher

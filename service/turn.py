@@ -18,6 +18,7 @@ from service.answers.delivery import answer_audio
 from service.answers.prompts import title_prompt_id
 from service.lookup import Lookup
 from service.matching.matcher import Decision, Match
+from service.matching.referrals import Referral
 from service.ops.metrics import Metrics
 from service.ops.querylog import QueryEntry, QueryLog, safe_record
 from service.params import Channel
@@ -51,6 +52,7 @@ class Reply:
     normalized_query: str
     heard: Transcript | None  # for a spoken question: what recognition made of it
     entry: QueryEntry
+    referral: Referral | None = None  # out of scope: done elsewhere, and where
 
     @property
     def answer_code(self) -> str | None:
@@ -98,9 +100,10 @@ def take_turn(
             shown = shown[: lookup.settings.clarify_max_candidates]
         top = shown[0].procedure if shown else None
         prompt_id = replies.prompt_for(decision, shown, top)
-        answer_text = replies.answer_text(decision, shown, top)
+        referral = result.referral
+        answer_text = replies.answer_text(decision, shown, top, referral)
     else:  # nothing recognised: ask the person to say it again
-        decision, confidence, normalized, shown = Decision.OUT_OF_SCOPE, 0.0, "", []
+        decision, confidence, normalized, shown, referral = Decision.OUT_OF_SCOPE, 0.0, "", [], None
         prompt_id, answer_text = replies.NOT_UNDERSTOOD_PROMPT, replies.EMPTY_VI
     served, audio_url = answer_audio(lookup.prompts, prompt_id, language, channel)
     choices = [_choice(lookup, m, language, channel) for m in shown]
@@ -130,6 +133,7 @@ def take_turn(
         normalized_query=normalized,
         heard=heard,
         entry=entry,
+        referral=referral,
     )
 
 

@@ -6,6 +6,7 @@ from service.answers.prompts import spoken_title
 from service.answers.spoken import number_words
 from service.corpus import Procedure
 from service.matching.matcher import Decision, Match
+from service.matching.referrals import Referral
 
 OUT_OF_SCOPE_VI = (
     "Xin lỗi, câu hỏi này không thuộc các thủ tục mà xã giải quyết hoặc chưa có trong danh mục. "
@@ -21,11 +22,23 @@ def clarify_text(matches: list[Match]) -> str:
     return f"Bà con muốn hỏi thủ tục nào? {options}"
 
 
-def answer_text(decision: Decision, matches: list[Match], top: Procedure | None) -> str:
+def referral_text(referral: Referral) -> str:
+    """Where to go for a procedure the commune does not do, said plainly."""
+    return (
+        f"Việc {spoken_title(referral.name)[:1].lower()}{spoken_title(referral.name)[1:]} không làm ở xã. "
+        f"Bà con đến {referral.office} để được hướng dẫn."
+    )
+
+
+def answer_text(
+    decision: Decision, matches: list[Match], top: Procedure | None, referral: Referral | None = None
+) -> str:
     if decision is Decision.ANSWER and top is not None:
         return top.answer_vi
     if decision is Decision.CLARIFY and matches:
         return clarify_text(matches)
+    if referral is not None:
+        return referral_text(referral)
     return OUT_OF_SCOPE_VI if matches else EMPTY_VI
 
 

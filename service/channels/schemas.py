@@ -37,6 +37,14 @@ class MatchOut(BaseModel):
     title_audio_url: str | None = Field(None, description="the procedure's short name, spoken (for choices)")
 
 
+class ReferralOut(BaseModel):
+    """A procedure the commune does not do, and the office that does it."""
+
+    code: str
+    name: str
+    office: str
+
+
 class SearchResponse(BaseModel):
     decision: str = Field(description="answer | clarify | out_of_scope")
     confidence: float
@@ -45,6 +53,9 @@ class SearchResponse(BaseModel):
     normalized_query: str
     language: str = Field(description="language of the answer audio actually served (after fallback)")
     answer_audio_url: str | None = Field(None, description="recorded or synthetic answer in the channel's format")
+    referral: ReferralOut | None = Field(
+        None, description="out_of_scope only: the question is about a procedure done elsewhere, and where"
+    )
 
 
 class AsrInfo(BaseModel):
@@ -72,6 +83,11 @@ def search_response(reply: Reply) -> SearchResponse:
         normalized_query=reply.normalized_query,
         language=reply.served_language,
         answer_audio_url=reply.answer_audio_url,
+        referral=(
+            ReferralOut(code=reply.referral.code, name=reply.referral.name, office=reply.referral.office)
+            if reply.referral is not None
+            else None
+        ),
     )
 
 

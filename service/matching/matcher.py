@@ -24,6 +24,7 @@ from service.matching.accents import AccentRestorer, everyday_frequencies
 from service.matching.embedding import Embedder, EmbeddingScorer, cached_passage_embeddings
 from service.matching.lexical import Bm25Scorer, FuzzyScorer, strip_question_words
 from service.matching.lexicon import Lexicon, LexiconEntry
+from service.matching.referrals import Referral, ReferralIndex, word_pairs
 from service.matching.siblings import SiblingGroups
 from service.matching.textnorm import NormalizedText, fold, normalize
 from service.names import short_name
@@ -132,6 +133,7 @@ class SearchResult:
     confidence: float
     matches: list[Match]
     normalized: NormalizedText
+    referral: Referral | None = None  # out of scope: the procedure is done elsewhere, and where
 
 
 def relative_bm25(bm25: np.ndarray) -> np.ndarray:
@@ -188,11 +190,6 @@ def procedure_phrases(proc: Procedure) -> list[str]:
     return phrases
 
 
-def word_pairs(folded: str) -> set[tuple[str, str]]:
-    words = folded.split()
-    return set(zip(words, words[1:], strict=False))
-
-
 def _embedding_phrases(phrases: list[str]) -> list[int]:
     """Indices worth embedding: skip tone-less twins of accented phrases (e5 reads accents)."""
     accented_folds = {fold(p) for p in phrases if p != fold(p)}
@@ -211,8 +208,10 @@ class Matcher:
         restore_accents: bool = True,
         preferred_codes: tuple[str, ...] = (),
         fuzzy_workers: int = 1,
+        referrals: ReferralIndex | None = None,
     ) -> None:
         self.corpus = corpus
+        self.referrals = referrals
         self.params = params or (HYBRID_PARAMS if embedder is not None else LEXICAL_PARAMS)
         # A question typed without tone marks reaches the embedding only through the restorer:
         # its own weights trust the lexical scorers more.
@@ -357,4 +356,7 @@ class Matcher:
             decision = Decision.CLARIFY
         else:
             decision = Decision.OUT_OF_SCOPE
+        referral = self.referrals.refer(self.question_pairs(prepared), explained) if self.referrals else None
+        if referral is not None:  # a procedure done elsewhere fits the question far better
+            return SearchResult(Decision.OUT_OF_SCOPE, conf, matches, text, referral)
         return SearchResult(decision, conf, matches, text)
