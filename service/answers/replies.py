@@ -24,10 +24,8 @@ def clarify_text(matches: list[Match]) -> str:
 
 def referral_text(referral: Referral) -> str:
     """Where to go for a procedure the commune does not do, said plainly."""
-    return (
-        f"Việc {spoken_title(referral.name)[:1].lower()}{spoken_title(referral.name)[1:]} không làm ở xã. "
-        f"Bà con đến {referral.office} để được hướng dẫn."
-    )
+    title = spoken_title(referral.name)
+    return f"Việc {title[:1].lower()}{title[1:]} không làm ở xã. Bà con đến {referral.office} để được hướng dẫn."
 
 
 def answer_text(
