@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,7 +84,7 @@ class DomainWordSnapper:
         found: set[str] = set()
         for key in _deletions(heard):
             found |= self._index.get(key, set())
-        near = [f for f in found if _one_edit(heard, f) and f.count(" ") == 1]
+        near = [f for f in found if Levenshtein.distance(heard, f, score_cutoff=1) <= 1 and f.count(" ") == 1]
         if not near:
             return None
         return self._best[max(near, key=lambda f: (self._counts[f], f))]
@@ -101,22 +102,6 @@ class DomainWordSnapper:
                     continue
             i += 1
         return " ".join(words)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """Levenshtein distance of at most one (on already folded strings)."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) == len(b):
-        return a[i + 1 :] == b[i + 1 :]
-    return a[i:] == b[i + 1 :]
 
 
 def decode_all(questions: int) -> dict[str, Any]:

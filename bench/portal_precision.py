@@ -33,6 +33,13 @@ def key(question: str, code: str) -> str:
     return hashlib.sha256(f"{question.strip()}\t{code}".encode()).hexdigest()[:16]
 
 
+def read_verdicts(path: Path) -> dict[str, bool]:
+    """Hand verdicts by key: is the service's procedure the one the question is about?"""
+    if not path.is_file():
+        return {}
+    return {row["key"]: bool(row["right"]) for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=Path, default=PORTAL)
@@ -54,11 +61,7 @@ def main() -> None:
         decisions[r.decision.value] += 1
         if r.decision.value == "answer":
             answered.append((q, r.matches[0].procedure))
-    verdicts: dict[str, bool] = {}
-    if VERDICTS.is_file():
-        for line in VERDICTS.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            verdicts[row["key"]] = bool(row["right"])
+    verdicts = read_verdicts(VERDICTS)
     sample = random.Random(args.seed).sample(answered, min(args.sample, len(answered)))
     judged = [verdicts[key(q, p.code)] for q, p in sample if key(q, p.code) in verdicts]
     print(f"{len(questions)} portal questions: " + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())))

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.portal_precision import PORTAL, VERDICTS, key  # noqa: E402
+from bench.portal_precision import PORTAL, VERDICTS, key, read_verdicts  # noqa: E402
 from service.config import get_settings  # noqa: E402
 from service.corpus import load_corpus  # noqa: E402
 from service.lookup import build_matcher  # noqa: E402
@@ -33,12 +33,6 @@ from service.offline.evaluation import EXPECTED_DECISION  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "eval" / "questions_dev.jsonl"
 REFERRAL_VERDICTS = ROOT / "bench" / "referral_judgement.jsonl"
-
-
-def verdicts(path: Path) -> dict[str, bool]:
-    if not path.is_file():
-        return {}
-    return {row["key"]: bool(row["right"]) for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
 
 
 def main() -> None:
@@ -102,7 +96,7 @@ def main() -> None:
         )
 
     portal = [json.loads(line)["question"] for line in PORTAL.read_text(encoding="utf-8").splitlines() if line.strip()]
-    answers = verdicts(VERDICTS)
+    answers = read_verdicts(VERDICTS)
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     referred = []
@@ -125,7 +119,7 @@ def main() -> None:
     )
     told_before = ", ".join(f"{k} {v}" for k, v in sorted(judged_answers.items())) or "none"
     print(f"answers now sent elsewhere, as judged before: {told_before}")
-    judged = verdicts(REFERRAL_VERDICTS)
+    judged = read_verdicts(REFERRAL_VERDICTS)
     sample = random.Random(args.seed).sample(referred, min(args.sample, len(referred)))
     marks = [judged[key(q, r.code)] for q, r in sample if key(q, r.code) in judged]
     if marks:

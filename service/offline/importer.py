@@ -116,21 +116,26 @@ _PERSON_USERS = re.compile(r"công dân|người|hộ gia đình|cá nhân", re.
 _BUSINESS_NAME = re.compile(r"doanh nghiệp|hợp tác xã|tổ chức kinh tế", re.IGNORECASE)
 
 
+def for_citizens(row: dict[str, Any]) -> bool:
+    """A procedure a person asks about: its target users name a person (not only enterprises,
+    organisations or civil servants), and its name is not a business's."""
+    users = row.get("target_users")
+    if users and not _PERSON_USERS.search(str(users)):
+        return False
+    return not _BUSINESS_NAME.search(row.get("name") or "")
+
+
 def in_commune_scope(row: dict[str, Any]) -> bool:
     """Whether a portal procedure belongs in the commune desk's catalogue.
 
-    Citizen-facing only: a procedure whose target users name no person (only enterprises,
-    organisations or civil servants) is for another desk, whatever its level.
+    Citizen-facing only (`for_citizens`): anything else is for another desk, whatever its level.
     """
-    users = row.get("target_users")
-    if users and not _PERSON_USERS.search(str(users)):
+    if not for_citizens(row):
         return False
     field = row.get("field") or ""
     level = row.get("level") or ""
     agency = (row.get("agency") or "").lower()
     name = row.get("name") or ""
-    if _BUSINESS_NAME.search(name):
-        return False
     if field in NON_CITIZEN_FIELDS:
         return False
     if "Cấp xã" in level or "cấp xã" in agency:
@@ -470,27 +475,23 @@ def import_referrals(sources: list[Path], commune_codes: set[str]) -> list[Refer
     out: dict[str, Referral] = {}
     seen_codes: set[str] = set(commune_codes)
     for source in sources:
-        for row in read_jsonl(source):
-            code = str(row.get("code") or "")
-            name = unicodedata.normalize("NFC", str(row.get("name") or "")).strip()
+        for raw in read_jsonl(source):
+            code = str(raw.get("code") or "")
+            name = _nfc(str(raw.get("name") or "")).strip()
             if not CODE_PATTERN.match(code) or code in seen_codes or not name:
                 continue
             seen_codes.add(code)
-            if in_commune_scope(row) or _BUSINESS_NAME.search(name):
+            row = _nfc(raw)
+            if in_commune_scope(raw) or not for_citizens(row):
                 continue
-            users = row.get("target_users")
-            if users and not _PERSON_USERS.search(str(users)):
-                continue
-            level = str(row.get("level") or "")
-            office = referral_office(level, unicodedata.normalize("NFC", str(row.get("agency") or "")))
+            office = referral_office(str(row.get("level") or ""), str(row.get("agency") or ""))
             if "của xã" in office:
                 continue
             short = clip(short_name(name), 120).rstrip("…")
             short = short[:1].upper() + short[1:]
             key = fold(short.lower())
             if key not in out:
-                field = unicodedata.normalize("NFC", str(row.get("field") or ""))
-                out[key] = Referral(code=code, name=short, office=office, field=field)
+                out[key] = Referral(code=code, name=short, office=office, field=str(row.get("field") or ""))
     return sorted(out.values(), key=lambda r: r.code)
 
 
