@@ -83,6 +83,8 @@ def test_kiosk_spoken_question_shows_and_plays_the_answer(service, birth_questio
         assert birth.count() == 1, f"heard {heard!r}: khai sinh not among the choices"
         birth.click()
         page.wait_for_selector("body[data-state=answer]")
+        # a chosen answer first reads the choice's title, then the answer itself
+        _wait_until(page, "(document.getElementById('player').dataset.played || '').includes('p-1-001193?')")
     assert page.locator("body").get_attribute("data-state") == "answer", f"heard {heard!r}: {state}"
     page.wait_for_function("document.getElementById('player').dataset.played", timeout=15_000)
     _shot(page, "kiosk-answer")
