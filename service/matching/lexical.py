@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 import bm25s
 import numpy as np
@@ -53,6 +54,40 @@ def token_set_scores(
     return scores
 
 
+# Slack on the closed-form bounds (0..100 scale): floating-point rounding never crosses it.
+_BOUND_SLACK = 0.01
+
+
+def _norm(distance: np.ndarray, length_sum: np.ndarray) -> np.ndarray:
+    """rapidfuzz's normalised similarity, 0..100, of an Indel distance over a length sum."""
+    out: np.ndarray = 100.0 * (1.0 - distance / np.maximum(length_sum, 1))
+    return out
+
+
+@dataclass(frozen=True)
+class FuzzyBounds:
+    """One query's fuzzy score of every procedure known within [lower, upper].
+
+    token_set_ratio costs ~3 µs a phrase, almost all of it splitting and sorting words, and a
+    typical question shares a word ("cap", "dang ky") with half the phrases. Its two
+    intersection ratios follow from word lengths alone and its third is bounded by them, so a
+    caller that needs only the best few procedures scores exactly just those that can still
+    be among them (`Matcher.method_scores`, docs/performance.md).
+    """
+
+    lower: np.ndarray  # per procedure
+    upper: np.ndarray
+    scorer: FuzzyScorer
+    query: str
+    tsr_lower: np.ndarray  # per unique phrase: token_set_ratio, exact outside `open_phrases`
+    whole: np.ndarray  # per unique phrase: plain ratio, exact
+    open_phrases: np.ndarray  # unique phrases whose token_set_ratio is only bounded
+
+    def refine(self, procedures: np.ndarray) -> np.ndarray:
+        """Exact scores for `procedures`; for the others, at least the lower bound and at most the exact score."""
+        return self.scorer.refine(self, procedures)
+
+
 class FuzzyScorer:
     """Best rapidfuzz match between the query and any phrase of each procedure."""
 
@@ -70,6 +105,11 @@ class FuzzyScorer:
                 by_word[word].append(i)
         self._by_word = {w: np.asarray(ids, dtype=np.int64) for w, ids in by_word.items()}
         self._owners = PhraseOwners(owners, n_procedures)
+        self._pair_owners = np.asarray(owners, dtype=np.int64)
+        self._n_procedures = n_procedures
+        unique_words = [set(p.split()) for p in self._phrases]
+        self._word_count = np.array([len(w) for w in unique_words], dtype=np.float64)
+        self._word_chars = np.array([sum(map(len, w)) for w in unique_words], dtype=np.float64)
         # Very short phrases ("khai tu") match inside too many questions: weigh by length.
         lengths = np.array([len(p.split()) for p in self._phrases], dtype=np.float32)
         self._length_weight = np.minimum(1.0, 0.55 + 0.15 * lengths)
@@ -80,8 +120,74 @@ class FuzzyScorer:
         # many ties in favour of phrases of the question's own length.
         contained = token_set_scores(query, self._phrases, self._sorted_sets, self._by_word, self.workers)
         whole = process.cdist([query], self._phrases, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        return self._per_procedure(contained, whole)
+
+    def _per_procedure(self, contained: np.ndarray, whole: np.ndarray) -> np.ndarray:
         raw = (contained + whole) / 200.0 * self._length_weight
         return self._owners.best(raw[self._of_pair], empty=0.0)
+
+    def bounds(self, folded_query: str) -> FuzzyBounds:
+        """The scores of `scores`, bounded: exact for phrases sharing no word with the query.
+
+        For a phrase sharing words, rapidfuzz's token_set_ratio is the best of ratio(sect,
+        sect+ab), ratio(sect, sect+ba) and ratio(sect+ab, sect+ba), where sect is the sorted
+        shared words and ab, ba the words only one side has. The first two depend on lengths
+        alone; the third lies between the Indel distances |ab - ba| and ab + ba.
+        """
+        query = strip_question_words(folded_query)
+        words = set(query.split())
+        sorted_words = " ".join(sorted(words))
+        tsr = process.cdist([sorted_words], self._sorted_sets, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        whole = process.cdist([query], self._phrases, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        upper = tsr.copy()
+        shared = [w for w in words if w in self._by_word]
+        open_phrases = np.zeros(0, dtype=np.int64)
+        if shared:
+            hits = np.concatenate([self._by_word[w] for w in shared])
+            sect_n = np.bincount(hits, minlength=len(self._phrases)).astype(np.float64)
+            weights = np.concatenate([np.full(len(self._by_word[w]), len(w), dtype=np.float64) for w in shared])
+            sect_chars = np.bincount(hits, weights=weights, minlength=len(self._phrases))
+            ids = np.flatnonzero(sect_n)
+            n, chars = sect_n[ids], sect_chars[ids]
+            sect = chars + n - 1
+            ab_n, ba_n = len(words) - n, self._word_count[ids] - n
+            # Lengths of the joined words only the query (ab) or only the phrase (ba) has.
+            ab = sum(map(len, words)) - chars + np.maximum(ab_n - 1, 0)
+            ba = self._word_chars[ids] - chars + np.maximum(ba_n - 1, 0)
+            sect_ab, sect_ba = sect + 1 + ab, sect + 1 + ba
+            by_length = np.maximum(_norm(1 + ab, sect + sect_ab), _norm(1 + ba, sect + sect_ba))
+            low = np.maximum(by_length, _norm(ab + ba, sect_ab + sect_ba)) - _BOUND_SLACK
+            high = np.maximum(by_length, _norm(np.abs(ab - ba), sect_ab + sect_ba)) + _BOUND_SLACK
+            contained = (ab_n == 0) | (ba_n == 0)  # one side's words all in the other: exactly 100
+            tsr[ids] = np.where(contained, 100.0, low)
+            upper[ids] = np.where(contained, 100.0, high)
+            open_phrases = ids[~contained]
+        return FuzzyBounds(
+            lower=self._per_procedure(tsr, whole),
+            upper=self._per_procedure(upper, whole),
+            scorer=self,
+            query=query,
+            tsr_lower=tsr,
+            whole=whole,
+            open_phrases=open_phrases,
+        )
+
+    def refine(self, bounds: FuzzyBounds, procedures: np.ndarray) -> np.ndarray:
+        wanted = np.zeros(self._n_procedures, dtype=bool)
+        wanted[procedures] = True
+        phrases = np.zeros(len(self._phrases), dtype=bool)
+        phrases[self._of_pair[wanted[self._pair_owners]]] = True
+        todo = bounds.open_phrases[phrases[bounds.open_phrases]]
+        tsr = bounds.tsr_lower.copy()
+        if len(todo):
+            tsr[todo] = process.cdist(
+                [self._phrases[i] for i in todo],
+                [bounds.query],
+                scorer=fuzz.token_set_ratio,
+                dtype=np.float32,
+                workers=self.workers,
+            )[:, 0]
+        return self._per_procedure(tsr, bounds.whole)
 
 
 class Bm25Scorer:

@@ -276,8 +276,16 @@ class Matcher:
         fuzzy, bm25 = self.fuzzy.scores(query.folded), self.bm25.scores(query.folded)
         return ScoreSet(fuzzy, bm25, pending.result() if pending is not None else None)
 
-    def method_scores(self, query: Query, method: Method, scores: ScoreSet | None = None) -> np.ndarray:
-        """One scorer's (or the fused) scores, each sibling group collapsed onto its representative."""
+    def method_scores(
+        self, query: Query, method: Method, scores: ScoreSet | None = None, best: int | None = None
+    ) -> np.ndarray:
+        """One scorer's (or the fused) scores, each sibling group collapsed onto its representative.
+
+        `best`: only the `best` highest fused scores are needed exact (the rest stay below them),
+        which spares the fuzzy scorer most of its work.
+        """
+        if method is Method.HYBRID and scores is None and best is not None:
+            return self._best_fused(query, best)
         s = scores or self.score_set(query)
         if method is Method.FUZZY:
             raw = s.fuzzy
@@ -290,6 +298,22 @@ class Matcher:
         else:
             raw = fuse(s, self.params_for(query))
         return self.siblings.collapse(raw)
+
+    def _best_fused(self, query: Query, best: int) -> np.ndarray:
+        """Fused scores, exact for the `best` top sibling groups, a lower bound elsewhere.
+
+        Fusion rises with the fuzzy score, so fusing the fuzzy bounds bounds the fused score: a
+        procedure whose upper bound stays under the `best`-th highest lower bound cannot be
+        among the best, and only the others are scored exactly.
+        """
+        pending = self.embedding.submit(query.accented) if self.embedding is not None else None
+        fuzzy, bm25 = self.fuzzy.bounds(query.folded), relative_bm25(self.bm25.scores(query.folded))
+        emb = embedding_gap(pending.result()) if pending is not None else None
+        p = self.params_for(query)
+        lower = self.siblings.collapse(combine(fuzzy.lower, bm25, emb, p))
+        bar = np.partition(lower, -best)[-best] if best < len(lower) else -np.inf
+        open_ = np.flatnonzero(combine(fuzzy.upper, bm25, emb, p) >= bar)
+        return self.siblings.collapse(combine(fuzzy.refine(open_), bm25, emb, p))
 
     def params_for(self, query: Query) -> FusionParams:
         return self.params if query.normalized.has_marks else self.params_without_marks
@@ -345,8 +369,9 @@ class Matcher:
         text = prepared.normalized
         if not text.folded:
             return SearchResult(Decision.OUT_OF_SCOPE, 0.0, [], text)
-        scores = self.method_scores(prepared, method)
-        order = np.argsort(-scores, kind="stable")[: max(limit, clarify_max, 2)]
+        best = max(limit, clarify_max, 2)
+        scores = self.method_scores(prepared, method, best=best)
+        order = np.argsort(-scores, kind="stable")[:best]
         top, margin, coverage, explained = self.confidence_features(prepared, scores)
         conf = self.confidence(top, top - margin, coverage, self.params_for(prepared), explained)
         matches = [Match(self.procedures[i], float(scores[i])) for i in order[:limit]]
