@@ -78,29 +78,40 @@ class AccentRestorer:
             p1 = (1 - _EVERYDAY_WEIGHT) * p1 + _EVERYDAY_WEIGHT * self._everyday.get(c, 0.0)
         return p1
 
-    def _logp(self, a: str, b: str, c: str) -> float:
-        p1 = self._unigram(c)
-        c1 = self._ctx1[b]
-        p2 = self._bi[(b, c)] / c1 if c1 else 0.0
-        c2 = self._ctx2[(a, b)]
-        p3 = self._tri[(a, b, c)] / c2 if c2 else 0.0
-        return math.log(_L3 * p3 + _L2 * p2 + _L1 * p1)
-
     def restore(self, text: str) -> str:
-        """`text` as it would most likely be written with tone marks (cleaned, lower case)."""
+        """`text` as it would most likely be written with tone marks (cleaned, lower case).
+
+        Viterbi over (previous, current) syllable pairs, with back-pointers. The search runs
+        on every question typed without marks, so its inner loop reads the counts with
+        `dict.get` (a Counter's missing key costs a Python call) and each candidate's unigram
+        once per position.
+        """
         words = clean(text).split()
         if not words or any(w != fold(w) for w in words):
             return " ".join(words)
-        options = [self._forms.get(w, [w]) for w in words]
-        # Viterbi over (previous, current) syllable pairs.
-        best: dict[tuple[str, str], tuple[float, list[str]]] = {(_BOS, _BOS): (0.0, [])}
-        for opts in options:
-            step: dict[tuple[str, str], tuple[float, list[str]]] = {}
-            for (a, b), (score, path) in best.items():
-                for c in opts:
-                    s = score + self._logp(a, b, c)
+        bi, tri, ctx1, ctx2 = self._bi.get, self._tri.get, self._ctx1.get, self._ctx2.get
+        best: dict[tuple[str, str], float] = {(_BOS, _BOS): 0.0}
+        back: list[dict[tuple[str, str], tuple[str, str]]] = []
+        for word in words:
+            weighted = [(c, _L1 * self._unigram(c)) for c in self._forms.get(word, [word])]
+            step: dict[tuple[str, str], float] = {}
+            came_from: dict[tuple[str, str], tuple[str, str]] = {}
+            for state, score in best.items():
+                a, b = state
+                c1, c2 = ctx1(b, 0), ctx2(state, 0)
+                for c, p1 in weighted:
+                    p2 = bi((b, c), 0) / c1 if c1 else 0.0
+                    p3 = tri((a, b, c), 0) / c2 if c2 else 0.0
+                    s = score + math.log(_L3 * p3 + _L2 * p2 + p1)
                     key = (b, c)
-                    if key not in step or s > step[key][0]:
-                        step[key] = (s, [*path, c])
-            best = dict(sorted(step.items(), key=lambda kv: -kv[1][0])[:_BEAM])
-        return " ".join(max(best.values(), key=lambda v: v[0])[1])
+                    if key not in step or s > step[key]:
+                        step[key] = s
+                        came_from[key] = state
+            best = dict(sorted(step.items(), key=lambda kv: -kv[1])[:_BEAM])
+            back.append(came_from)
+        state = max(best.items(), key=lambda kv: kv[1])[0]
+        out: list[str] = []
+        for came_from in reversed(back):
+            out.append(state[1])
+            state = came_from[state]
+        return " ".join(reversed(out))
