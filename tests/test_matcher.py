@@ -96,31 +96,3 @@ def test_vocabulary_coverage_flags_unknown_topics(lexical_matcher: Matcher):
     assert lexical_matcher.vocabulary_coverage(normalize("khai")) == 1.0  # one word: no pairs to judge
     # the same question with less known wording gets less confidence
     assert lexical_matcher.confidence(0.6, 0.4, coverage=1.0) > lexical_matcher.confidence(0.6, 0.4, coverage=0.0)
-
-
-def test_agreement_counts_the_scorers_that_pick_the_fused_first_on_their_own(lexical_matcher: Matcher):
-    n = len(lexical_matcher.procedures)
-    bm25, emb = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
-    bm25[1], emb[1], emb[2] = 1.0, 0.2, 0.1
-    assert lexical_matcher.agreement(bm25, emb, np.intp(1)) == 1.0
-    assert lexical_matcher.agreement(bm25, emb, np.intp(2)) == 0.0
-    assert lexical_matcher.agreement(bm25, None, np.intp(1)) == 1.0  # without embeddings BM25 alone votes
-    emb[2] = 0.3
-    assert lexical_matcher.agreement(bm25, emb, np.intp(1)) == 0.5
-    nothing = np.zeros(n, dtype=np.float32)  # BM25 found no shared word: it backs no procedure
-    assert lexical_matcher.agreement(nothing, emb, np.intp(2)) == 0.5
-    rows = lexical_matcher.agreement(np.stack([bm25, nothing]), np.stack([emb, emb]), np.array([1, 2]))
-    assert rows.tolist() == [0.5, 0.5]
-
-
-def test_served_confidence_rises_when_the_other_scorers_agree(small_corpus_path: Path, tmp_path: Path):
-    corpus = load_corpus(small_corpus_path)
-    plain = Matcher(corpus, None, tmp_path, params=FusionParams(fuzzy_weight=1.0, bm25_weight=0.0))
-    trusting = Matcher(corpus, None, tmp_path, params=FusionParams(fuzzy_weight=1.0, agreement_weight=2.0))
-    question = "đăng ký khai sinh cho con"
-    query = plain.prepare(question)
-    scores, agreement = plain.ranked(query, Method.HYBRID, 5)
-    assert agreement == 1.0  # BM25 also ranks khai sinh first
-    a, b = plain.search(question), trusting.search(question)
-    assert a.matches[0].procedure.code == b.matches[0].procedure.code
-    assert b.confidence == pytest.approx(1 / (1 + (1 / a.confidence - 1) * np.exp(-2.0)), rel=1e-5)

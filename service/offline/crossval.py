@@ -171,11 +171,8 @@ class Batch:
         two = -np.partition(-scores, 1, axis=1)[:, :2]
         first = np.argmax(scores, axis=1)
         explained = [self._matcher.explained(r.pairs, int(i)) for r, i in zip(self.rows, first, strict=True)]
-        out: np.ndarray = np.c_[two[:, 0], two[:, 0] - two[:, 1], self.coverage, explained, self.agreement(first)]
+        out: np.ndarray = np.c_[two[:, 0], two[:, 0] - two[:, 1], self.coverage, explained]
         return out
-
-    def agreement(self, first: np.ndarray) -> np.ndarray:
-        return self._matcher.agreement(self.bm25, self.emb_gap, first)
 
     def subset(self, mask: np.ndarray) -> Batch:
         other = object.__new__(Batch)
@@ -225,7 +222,7 @@ def decide(conf: float, answer_min: float, clarify_min: float) -> Decision:
 
 
 def _confidences(p: FusionParams, feats: np.ndarray) -> np.ndarray:
-    return p.link(feats[:, 0], feats[:, 1], feats[:, 2], feats[:, 3], feats[:, 4])
+    return p.link(feats[:, 0], feats[:, 1], feats[:, 2], feats[:, 3])
 
 
 def fit_params(batch: Batch) -> FusionParams:
@@ -254,8 +251,7 @@ def fit_params(batch: Batch) -> FusionParams:
         margin_weight=float(w[1]),
         coverage_weight=float(w[2]),
         explained_weight=float(w[3]),
-        agreement_weight=float(w[4]),
-        bias=float(w[5]),
+        bias=float(w[4]),
     )
 
 
@@ -444,7 +440,6 @@ def _describe(f: Fit) -> dict[str, Any]:
             "margin_weight": round(p.margin_weight, 3),
             "coverage_weight": round(p.coverage_weight, 3),
             "explained_weight": round(p.explained_weight, 3),
-            "agreement_weight": round(p.agreement_weight, 3),
             "bias": round(p.bias, 3),
         }
 
