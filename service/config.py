@@ -35,9 +35,7 @@ class Settings(BaseSettings):
     models_dir: Path = PROJECT_ROOT / "models"
     data_dir: Path = PROJECT_ROOT / "data"
     embedding_model: str = "multilingual-e5-small"
-    embedding_batch_size: int = Field(
-        16, ge=1, description="passages per batch when the corpus is encoded (torch; the int8 graph encodes each alone)"
-    )
+    embedding_batch_size: int = Field(16, ge=1, description="passages per batch when the corpus is encoded")
     embedding_backend: Literal["onnx", "torch"] = Field(
         "onnx", description="onnx: the int8 export made by `models prepare`; torch: sentence-transformers"
     )

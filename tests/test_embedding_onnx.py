@@ -34,13 +34,7 @@ def onnx_embedder(prepared_models_dir: Path) -> OnnxEmbedder:
 
 
 def test_int8_vectors_agree_with_sentence_transformers(prepared_models_dir: Path, onnx_embedder: OnnxEmbedder):
-    """Cosine with the float model per phrase, passages and questions alike.
-
-    The issue asked > 0.99 for every phrase. Passages are encoded alone (as questions are):
-    median 0.996, lowest 0.9899 of ~1,200 ("dang ky ket hon"). Batched, the lowest was 0.9884
-    or above 0.99 depending on which phrases shared a batch, so the bar is 0.985 for the
-    lowest phrase and 0.995 for the median.
-    """
+    """The issue's bar: cosine > 0.99 for every phrase, passages and questions alike."""
     reference = TorchEmbedder(prepared_models_dir / EMBEDDING_DIRNAME, threads=2)
     passages = _phrases()[::6]  # ~1,200 phrases across the whole corpus
     passages.append(unicodedata.normalize("NFD", "Đăng ký khai sinh cho trẻ em"))  # decomposed marks
@@ -50,8 +44,7 @@ def test_int8_vectors_agree_with_sentence_transformers(prepared_models_dir: Path
         (onnx_embedder.encode_queries(questions), reference.encode_queries(questions)),
     ):
         cosine = (ours * theirs).sum(axis=1)
-        assert cosine.min() > 0.985, f"lowest cosine {cosine.min():.4f}"
-        assert np.median(cosine) > 0.995, f"median cosine {np.median(cosine):.4f}"
+        assert cosine.min() > 0.99, f"lowest cosine {cosine.min():.4f}"
         assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 

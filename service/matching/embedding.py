@@ -112,15 +112,12 @@ class OnnxEmbedder:
         self._bos, self._eos, self._pad = self._pieces.bos_id(), self._pieces.eos_id(), self._pieces.pad_id()
         self.threads = threads
         self.batch_size = batch_size
-        self.fingerprint = hashlib.sha256(f"{model_fingerprint(model_dir)}:onnx-qint8-alone".encode()).hexdigest()[:16]
+        self.fingerprint = hashlib.sha256(f"{model_fingerprint(model_dir)}:onnx-qint8".encode()).hexdigest()[:16]
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
-        """Each passage alone, as questions are: the int8 graph quantises its activations with one
-        range per batch, so a batched phrase's vector depended on its neighbours (cosine down to
-        0.992) and the fitted figures on which phrases had been cached together."""
         session = _onnx_session(self._path, len(os.sched_getaffinity(0)), arena=False)  # the cores we may use
         try:
-            return self._run(session, [PASSAGE_PREFIX + t for t in texts], batch_size=1)
+            return self._run(session, [PASSAGE_PREFIX + t for t in texts])
         finally:
             del session
             _release_freed_memory()
@@ -133,12 +130,11 @@ class OnnxEmbedder:
         pieces: list[int] = self._pieces.encode(spm_normalize(text))
         return [self._bos, *pieces[: MAX_TOKENS - 2], self._eos]
 
-    def _run(self, session: Any, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        size = batch_size or self.batch_size
+    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding per batch
         rows: list[np.ndarray] = []
-        for start in range(0, len(order), size):
-            batch = [self.token_ids(texts[i]) for i in order[start : start + size]]
+        for start in range(0, len(order), self.batch_size):
+            batch = [self.token_ids(texts[i]) for i in order[start : start + self.batch_size]]
             width = max(len(e) for e in batch)
             ids = np.full((len(batch), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
