@@ -72,20 +72,15 @@ class FuzzyBounds:
     typical question shares a word ("cap", "dang ky") with half the phrases. Its two
     intersection ratios follow from word lengths alone and its third is bounded by them, so a
     caller that needs only the best few procedures scores exactly just those that can still
-    be among them (`Matcher.method_scores`, docs/performance.md).
+    be among them (`FuzzyScorer.refine`, `Matcher.method_scores`).
     """
 
     lower: np.ndarray  # per procedure
     upper: np.ndarray
-    scorer: FuzzyScorer
     query: str
     tsr_lower: np.ndarray  # per unique phrase: token_set_ratio, exact outside `open_phrases`
     whole: np.ndarray  # per unique phrase: plain ratio, exact
     open_phrases: np.ndarray  # unique phrases whose token_set_ratio is only bounded
-
-    def refine(self, procedures: np.ndarray) -> np.ndarray:
-        """Exact scores for `procedures`; for the others, at least the lower bound and at most the exact score."""
-        return self.scorer.refine(self, procedures)
 
 
 class FuzzyScorer:
@@ -165,7 +160,6 @@ class FuzzyScorer:
         return FuzzyBounds(
             lower=self._per_procedure(tsr, whole),
             upper=self._per_procedure(upper, whole),
-            scorer=self,
             query=query,
             tsr_lower=tsr,
             whole=whole,
@@ -173,6 +167,7 @@ class FuzzyScorer:
         )
 
     def refine(self, bounds: FuzzyBounds, procedures: np.ndarray) -> np.ndarray:
+        """Exact scores for `procedures`; for the others, at least the lower bound and at most the exact score."""
         wanted = np.zeros(self._n_procedures, dtype=bool)
         wanted[procedures] = True
         phrases = np.zeros(len(self._phrases), dtype=bool)

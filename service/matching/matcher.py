@@ -313,7 +313,7 @@ class Matcher:
         lower = self.siblings.collapse(combine(fuzzy.lower, bm25, emb, p))
         bar = np.partition(lower, -best)[-best] if best < len(lower) else -np.inf
         open_ = np.flatnonzero(combine(fuzzy.upper, bm25, emb, p) >= bar)
-        return self.siblings.collapse(combine(fuzzy.refine(open_), bm25, emb, p))
+        return self.siblings.collapse(combine(self.fuzzy.refine(fuzzy, open_), bm25, emb, p))
 
     def params_for(self, query: Query) -> FusionParams:
         return self.params if query.normalized.has_marks else self.params_without_marks
